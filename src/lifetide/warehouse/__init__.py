@@ -1,0 +1,1 @@
+"""The analytical store: events, orders, products and features, through Ibis."""
