@@ -77,9 +77,7 @@ PRODUCTS = Table(
         Column("brand", "string", False, "Brand name."),
         Column("price", MONEY, False, "Current list price in the shop's currency."),
         Column("price_tier", "string", False, "Price tier within its category.", PRICE_TIERS),
-        Column(
-            "replenishable", "boolean", False, "Bought again when used up (cleanser, shampoo)."
-        ),
+        Column("replenishable", "boolean", False, "Bought again when used up (cleanser, shampoo)."),
         Column(
             "replenish_days",
             "int32",
@@ -121,9 +119,7 @@ CUSTOMERS = Table(
             False,
             "Whether the person has agreed to marketing e-mail.",
         ),
-        Column(
-            "accepts_sms_marketing", "boolean", False, "Whether the person has agreed to SMS."
-        ),
+        Column("accepts_sms_marketing", "boolean", False, "Whether the person has agreed to SMS."),
         Column("created_at", "timestamp", False, "When the record was created (UTC)."),
         Column("updated_at", "timestamp", True, "When the record last changed (UTC)."),
     ),

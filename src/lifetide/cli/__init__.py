@@ -1,0 +1,1 @@
+"""The `lifetide` command line (Typer)."""

@@ -1,0 +1,61 @@
+"""The `lifetide` command: root options and the list of commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lifetide import __version__
+from lifetide.cli.data import import_, imports, summary, synth
+from lifetide.cli.db import db_app
+from lifetide.cli.demo import demo
+from lifetide.cli.state import CliState, console, data_dir_option
+
+app = typer.Typer(
+    name="lifetide",
+    help="Lifetide: customer data, predictions, segments and journeys for retailers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"lifetide {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            envvar="LIFETIDE_DATA_DIR",
+            callback=data_dir_option,
+            help="Folder of the embedded stores (default ./lifetide-data).",
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Lifetide: customer data, predictions, segments and journeys for retailers."""
+    overrides = {"data_dir": data_dir} if data_dir is not None else {}
+    ctx.obj = CliState(overrides=overrides)
+
+
+app.command()(demo)
+app.command()(synth)
+app.command("import")(import_)
+app.command()(imports)
+app.command()(summary)
+app.add_typer(db_app, name="db")
+
+
+def main() -> None:
+    """Entry point of the `lifetide` script."""
+    app()

@@ -1,0 +1,48 @@
+"""Time as a dependency: code asks a Clock, so tests and simulations can move time by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Something that says what time it is, always in UTC."""
+
+    def now(self) -> dt.datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> dt.datetime:
+        """The current time, timezone-aware UTC."""
+        return dt.datetime.now(dt.UTC)
+
+
+class ManualClock:
+    """A clock that stands still until told to move: for tests and simulations."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("ManualClock needs a timezone-aware start time")
+        self._now = start.astimezone(dt.UTC)
+
+    def now(self) -> dt.datetime:
+        """The time the clock was last set to."""
+        return self._now
+
+    def advance(self, delta: dt.timedelta) -> dt.datetime:
+        """Move the clock forward by `delta` and return the new time."""
+        if delta < dt.timedelta(0):
+            raise ValueError("a clock does not go backwards")
+        self._now += delta
+        return self._now
+
+    def set(self, when: dt.datetime) -> None:
+        """Move the clock to `when` (timezone-aware, not earlier than now)."""
+        if when.tzinfo is None:
+            raise ValueError("ManualClock.set needs a timezone-aware time")
+        self.advance(when.astimezone(dt.UTC) - self._now)

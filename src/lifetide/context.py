@@ -1,0 +1,63 @@
+"""Lifetide's parts wired from settings: the clock, the operational database, the warehouse."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from types import TracebackType
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from lifetide.clock import Clock, SystemClock
+from lifetide.ops.database import create_ops_engine, session_factory, upgrade
+from lifetide.settings import Settings
+from lifetide.warehouse.connection import Warehouse
+
+
+class Lifetide:
+    """One running Lifetide: opens each store the first time something needs it."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+
+    @cached_property
+    def ops_engine(self) -> Engine:
+        """The operational database, migrated to the latest schema if auto_migrate is on."""
+        engine = create_ops_engine(self.settings.resolved_database_url)
+        if self.settings.auto_migrate:
+            upgrade(engine)
+        return engine
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        """Sessions on the operational database."""
+        return session_factory(self.ops_engine)
+
+    @cached_property
+    def warehouse(self) -> Warehouse:
+        """The warehouse, with every Lifetide table present."""
+        warehouse = Warehouse(
+            self.settings.resolved_warehouse_url,
+            memory_limit=self.settings.warehouse_memory_limit,
+        )
+        warehouse.ensure_tables()
+        return warehouse
+
+    def close(self) -> None:
+        """Close whatever was opened."""
+        if "warehouse" in self.__dict__:
+            self.warehouse.close()
+        if "ops_engine" in self.__dict__:
+            self.ops_engine.dispose()
+
+    def __enter__(self) -> Lifetide:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""The operational database: profiles, consents, segments, journeys, messages, users."""

@@ -1,0 +1,115 @@
+"""Settings: from `LIFETIDE_*` environment variables and an optional `lifetide.toml`.
+
+Handed out by `load_settings()`, never held in an import-time global, so a test or a second
+process can run with its own.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_SECRET = "lifetide-development-secret-change-me"  # noqa: S105 (refused in production)
+CONFIG_FILE_ENV = "LIFETIDE_CONFIG"
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used as given."""
+
+
+class Settings(BaseSettings):
+    """Every setting Lifetide reads; each is documented in docs/settings.md."""
+
+    model_config = SettingsConfigDict(env_prefix="LIFETIDE_", extra="forbid")
+
+    env: Literal["development", "test", "production"] = Field(
+        "development", description="development, test or production; production refuses defaults."
+    )
+    data_dir: Path = Field(
+        Path("lifetide-data"), description="Where the embedded stores and generated data live."
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the operational database; default SQLite in data_dir.",
+    )
+    warehouse_url: str | None = Field(
+        None, description="Ibis URL of the warehouse; default a DuckDB file in data_dir."
+    )
+    secret_key: SecretStr = Field(
+        SecretStr(DEFAULT_SECRET), description="Signs sessions and links; required in production."
+    )
+    auto_migrate: bool = Field(
+        True, description="Upgrade the operational database to the latest schema on start."
+    )
+    import_max_errors: int = Field(
+        100, ge=1, description="How many problems an import lists before it summarises the rest."
+    )
+    warehouse_memory_limit: str | None = Field(
+        None, description="DuckDB memory limit, e.g. '8GB'; default DuckDB's (80% of RAM)."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments win over the environment, which wins over lifetide.toml."""
+        toml_file = _config_file()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+    @model_validator(mode="after")
+    def _refuse_defaults_in_production(self) -> Settings:
+        if self.env == "production" and self.secret_key.get_secret_value() == DEFAULT_SECRET:
+            raise SettingsError(
+                "LIFETIDE_SECRET_KEY must be set to a secret of your own when "
+                "LIFETIDE_ENV=production"
+            )
+        if self.env == "production" and len(self.secret_key.get_secret_value()) < 32:
+            raise SettingsError("LIFETIDE_SECRET_KEY must be at least 32 characters in production")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The operational database URL, defaulting to SQLite inside data_dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'lifetide.db').resolve()}"
+
+    @property
+    def resolved_warehouse_url(self) -> str:
+        """The warehouse URL, defaulting to a DuckDB file inside data_dir."""
+        if self.warehouse_url:
+            return self.warehouse_url
+        return f"duckdb://{(self.data_dir / 'warehouse.duckdb').resolve()}"
+
+
+def _config_file() -> Path | None:
+    named = os.environ.get(CONFIG_FILE_ENV)
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise SettingsError(f"{CONFIG_FILE_ENV}={named}: no such file")
+        return path
+    local = Path("lifetide.toml")
+    return local if local.is_file() else None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings now: arguments, then LIFETIDE_* variables, then lifetide.toml."""
+    return Settings(**overrides)

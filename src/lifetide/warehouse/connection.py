@@ -1,0 +1,77 @@
+"""Opening the warehouse (an Ibis backend) and making sure its tables exist."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from lifetide.warehouse.schema import TABLES, Table
+
+
+def ibis_schema(table: Table) -> ibis.Schema:
+    """The Ibis schema of a warehouse table; `!` marks a column that may not be null."""
+    return ibis.schema({c.name: (c.dtype if c.nullable else f"!{c.dtype}") for c in table.columns})
+
+
+class Warehouse:
+    """The analytical store: one Ibis connection and the Lifetide tables in it."""
+
+    def __init__(self, url: str, *, memory_limit: str | None = None) -> None:
+        if url.startswith("duckdb://"):
+            path = url.removeprefix("duckdb://")
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.url = url
+        self.backend: Any = ibis.connect(url)
+        if self.is_duckdb:
+            # Timestamps are stored as UTC; a session zone other than UTC would shift
+            # every conversion from text with an offset.
+            self.duckdb.execute("SET TimeZone = 'UTC'")
+            if memory_limit:
+                self.duckdb.execute("SELECT set_config('memory_limit', ?)", [memory_limit])
+
+    @property
+    def is_duckdb(self) -> bool:
+        """Whether the warehouse is DuckDB (bulk import needs it)."""
+        return bool(self.backend.name == "duckdb")
+
+    @property
+    def duckdb(self) -> Any:
+        """The underlying DuckDB connection, for bulk loading."""
+        if not self.is_duckdb:
+            raise RuntimeError(f"the warehouse at {self.url} is not DuckDB")
+        return self.backend.con
+
+    def ensure_tables(self) -> None:
+        """Create any missing Lifetide table (existing ones are left as they are)."""
+        existing = set(self.backend.list_tables())
+        for name, spec in TABLES.items():
+            if name not in existing:
+                self.backend.create_table(name, schema=ibis_schema(spec))
+
+    def table(self, name: str) -> ir.Table:
+        """The Ibis table expression for a warehouse table."""
+        return self.backend.table(name)
+
+    def count(self, name: str) -> int:
+        """Number of rows in a table."""
+        return int(self.table(name).count().to_pyarrow().as_py())
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.backend.disconnect()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
