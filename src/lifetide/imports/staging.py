@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import gzip
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,12 @@ def stage(con: Any, table: Table, path: Path, fmt: FileFormat) -> Staged:
             ).create_view(RAW, replace=True)
         else:
             relation = con.read_csv(
-                str(path), header=True, all_varchar=True, strict_mode=True, null_padding=False
+                str(path),
+                header=True,
+                all_varchar=True,
+                strict_mode=True,
+                null_padding=False,
+                delimiter=header_delimiter(path),
             )
             # CSV is parsed once into a temporary table; insertion order is kept, so
             # rowid + 1 is the data row's number in the file.
@@ -63,6 +69,20 @@ def stage(con: Any, table: Table, path: Path, fmt: FileFormat) -> Staged:
     )
     con.execute(f"CREATE OR REPLACE TEMP VIEW {TYPED} AS SELECT {ROW}, {casts} FROM {RAW}")
     return Staged(rows=rows, source_types=source_types)
+
+
+def header_delimiter(path: Path) -> str:
+    """The delimiter of a CSV file, judged from its header line alone.
+
+    DuckDB's sniffer weighs every row, so one ragged row can make it pick another
+    delimiter and report a confusing one-column file; the header is what the user wrote.
+    """
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+        header = handle.readline()
+    counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
 
 
 def cleanup(con: Any) -> None:

@@ -1,0 +1,101 @@
+"""Shared fixtures: isolated settings, the embedded stores, and PostgreSQL when present."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from lifetide.context import Lifetide
+from lifetide.ops.database import create_ops_engine
+from lifetide.settings import Settings, load_settings
+from lifetide.warehouse.connection import Warehouse
+
+POSTGRES_ENV = "LIFETIDE_TEST_POSTGRES_URL"
+ON_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Keep a developer's own LIFETIDE_* settings and lifetide.toml out of the tests."""
+    for name in list(os.environ):
+        if name.startswith("LIFETIDE_") and name != POSTGRES_ENV:
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings whose stores live in this test's own folder."""
+    return load_settings(data_dir=tmp_path / "data", env="test")
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Lifetide]:
+    """A wired Lifetide on embedded stores."""
+    with Lifetide(settings) as lifetide:
+        yield lifetide
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Iterator[Warehouse]:
+    """An empty DuckDB warehouse with every table."""
+    with Warehouse(f"duckdb://{tmp_path / 'warehouse.duckdb'}") as wh:
+        wh.ensure_tables()
+        yield wh
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        return None
+    try:
+        engine = create_engine(url)
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as err:
+        if ON_CI:
+            raise RuntimeError(f"{POSTGRES_ENV}={url} is not reachable under CI: {err}") from err
+        return None
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The test PostgreSQL server; skipped where there is none, a failure under CI=true."""
+    url = _postgres_url()
+    if url is None:
+        if ON_CI:
+            pytest.fail(f"CI=true but {POSTGRES_ENV} is not set: PostgreSQL tests must run on CI")
+        pytest.skip(f"no PostgreSQL: set {POSTGRES_ENV} to run these tests")
+    return url
+
+
+@pytest.fixture
+def postgres_engine(postgres_url: str) -> Iterator[Engine]:
+    """An engine on a schema of its own, dropped afterwards, so tests cannot collide."""
+    schema = f"lt_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = create_ops_engine(postgres_url, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a new SQLite file."""
+    engine = create_ops_engine(f"sqlite:///{tmp_path / 'ops.db'}")
+    yield engine
+    engine.dispose()
