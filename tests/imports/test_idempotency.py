@@ -36,7 +36,12 @@ def test_a_changed_row_is_updated_and_a_new_one_inserted(loaded: Warehouse, tmp_
     result = import_file(loaded, "products", write_csv(tmp_path / "products2.csv", rows))
     assert (result.counts.inserted, result.counts.updated, result.counts.unchanged) == (1, 1, 2)
     prices = dict(loaded.duckdb.execute("SELECT product_id, price FROM products").fetchall())
-    assert prices == {"P1": Decimal("13.00"), "P2": Decimal("30.00"), "P3": Decimal("89.00"), "P4": Decimal("18.00")}
+    assert prices == {
+        "P1": Decimal("13.00"),
+        "P2": Decimal("30.00"),
+        "P3": Decimal("89.00"),
+        "P4": Decimal("18.00"),
+    }
 
 
 def test_events_are_append_only_and_resends_are_dropped(loaded: Warehouse, tmp_path: Path) -> None:
@@ -59,7 +64,9 @@ def test_timestamps_with_offsets_are_stored_in_utc(loaded: Warehouse) -> None:
     ]
 
 
-def test_parquet_import_matches_csv_and_accepts_zoned_timestamps(warehouse: Warehouse, tmp_path: Path) -> None:
+def test_parquet_import_matches_csv_and_accepts_zoned_timestamps(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
     table = pa.table(
         {
             "customer_id": ["C1"],
@@ -86,7 +93,13 @@ def test_a_folder_imports_in_dependency_order(warehouse: Warehouse, tmp_path: Pa
     for name, rows in VALID.items():
         write_csv(folder / f"{name}.csv", rows)
     jobs = files_in(folder)
-    assert [name for name, _ in jobs] == ["products", "customers", "orders", "order_items", "events"]
+    assert [name for name, _ in jobs] == [
+        "products",
+        "customers",
+        "orders",
+        "order_items",
+        "events",
+    ]
     for name, path in jobs:
         import_file(warehouse, name, path)
     assert warehouse.count("order_items") == 2
@@ -99,13 +112,21 @@ _money_sql = cast_expression(Column("v", MONEY), "VARCHAR")
 @settings(max_examples=200, deadline=None)
 @given(st.decimals(min_value=0, max_value=Decimal("9999999999999.99"), places=2, allow_nan=False))
 def test_money_text_converts_exactly(value: Decimal) -> None:
-    got = _con.execute(f"SELECT {_money_sql} FROM (SELECT ?::VARCHAR AS v)", [str(value)]).fetchone()
+    got = _con.execute(
+        f"SELECT {_money_sql} FROM (SELECT ?::VARCHAR AS v)", [str(value)]
+    ).fetchone()
     assert got is not None
     assert got[0] == value
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.decimals(min_value=0, max_value=1000, places=3, allow_nan=False).filter(lambda d: d != d.quantize(Decimal("0.01"))))
+@given(
+    st.decimals(min_value=0, max_value=1000, places=3, allow_nan=False).filter(
+        lambda d: d != d.quantize(Decimal("0.01"))
+    )
+)
 def test_money_text_with_three_decimals_is_refused(value: Decimal) -> None:
-    got = _con.execute(f"SELECT {_money_sql} FROM (SELECT ?::VARCHAR AS v)", [str(value)]).fetchone()
+    got = _con.execute(
+        f"SELECT {_money_sql} FROM (SELECT ?::VARCHAR AS v)", [str(value)]
+    ).fetchone()
     assert got == (None,)

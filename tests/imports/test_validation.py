@@ -10,7 +10,15 @@ import pytest
 from lifetide.imports.problems import ImportRejected
 from lifetide.imports.service import import_file
 from lifetide.warehouse.connection import Warehouse
-from tests.imports.conftest import CUSTOMERS, EVENTS, ORDER_ITEMS, ORDERS, PRODUCTS, snapshot, write_csv
+from tests.imports.conftest import (
+    CUSTOMERS,
+    EVENTS,
+    ORDER_ITEMS,
+    ORDERS,
+    PRODUCTS,
+    snapshot,
+    write_csv,
+)
 
 
 @dataclass(frozen=True)
@@ -47,7 +55,9 @@ CASES = [
     Case(
         "bad timestamp",
         "orders",
-        _with(ORDERS, ["O9", "C1", "yesterday", "online", "completed", "USD", "1", "0", "0", "0", "1"]),
+        _with(
+            ORDERS, ["O9", "C1", "yesterday", "online", "completed", "USD", "1", "0", "0", "0", "1"]
+        ),
         [(3, "ordered_at", "expected a timestamp")],
     ),
     Case(
@@ -66,37 +76,67 @@ CASES = [
     Case(
         "required value empty and a value outside the choices",
         "orders",
-        _with(ORDERS, ["O9", "C1", "2024-03-03T00:00:00Z", "mail", "completed", "", "1", "0", "0", "0", "1"]),
+        _with(
+            ORDERS,
+            ["O9", "C1", "2024-03-03T00:00:00Z", "mail", "completed", "", "1", "0", "0", "0", "1"],
+        ),
         [(3, "channel", "must be one of online, store; got 'mail'"), (3, "currency", "required")],
     ),
     Case(
         "unknown customer",
         "orders",
-        _with(ORDERS, ["O9", "C404", "2024-03-03T00:00:00Z", "online", "completed", "USD", "1", "0", "0", "0", "1"]),
+        _with(
+            ORDERS,
+            [
+                "O9",
+                "C404",
+                "2024-03-03T00:00:00Z",
+                "online",
+                "completed",
+                "USD",
+                "1",
+                "0",
+                "0",
+                "0",
+                "1",
+            ],
+        ),
         [(3, "customer_id", "unknown customer_id 'C404'")],
     ),
     Case(
         "unknown order and product",
         "order_items",
-        _with(ORDER_ITEMS, ["O404", "1", "P404", "skincare", "Acme", "1", "1", "0", "false", "false"]),
-        [(3, "order_id", "unknown order_id 'O404'"), (3, "product_id", "unknown product_id 'P404'")],
+        _with(
+            ORDER_ITEMS, ["O404", "1", "P404", "skincare", "Acme", "1", "1", "0", "false", "false"]
+        ),
+        [
+            (3, "order_id", "unknown order_id 'O404'"),
+            (3, "product_id", "unknown product_id 'P404'"),
+        ],
     ),
     Case(
         "duplicate keys in the file",
         "order_items",
-        _with(ORDER_ITEMS, ["O1", "1", "P3", "skincare", "Lumen", "89", "1", "0", "false", "false"]),
+        _with(
+            ORDER_ITEMS, ["O1", "1", "P3", "skincare", "Lumen", "89", "1", "0", "false", "false"]
+        ),
         [(3, "order_id", "duplicate key order_id='O1', line_number='1', first on row 1")],
     ),
     Case(
         "quantity below one",
         "order_items",
-        _with(ORDER_ITEMS, ["O1", "2", "P3", "skincare", "Lumen", "89", "0", "0", "false", "false"]),
+        _with(
+            ORDER_ITEMS, ["O1", "2", "P3", "skincare", "Lumen", "89", "0", "0", "false", "false"]
+        ),
         [(3, "quantity", "must be at least 1")],
     ),
     Case(
         "invalid JSON properties",
         "events",
-        _with(EVENTS, ["m9", "track", "Product Viewed", "2024-03-01T11:50:00Z", "C1", "a1", "P1", "{oops"]),
+        _with(
+            EVENTS,
+            ["m9", "track", "Product Viewed", "2024-03-01T11:50:00Z", "C1", "a1", "P1", "{oops"],
+        ),
         [(4, "properties", "expected a JSON value")],
     ),
     Case(

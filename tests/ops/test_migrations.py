@@ -52,7 +52,9 @@ def test_profiles_round_trip_and_identities_are_unique(engine: Engine) -> None:
     upgrade(engine)
     sessions = session_factory(engine)
     with transaction(sessions) as session:
-        person = Customer(email="ana@example.com", traits={"vip": True}, created_at=NOW, updated_at=NOW)
+        person = Customer(
+            email="ana@example.com", traits={"vip": True}, created_at=NOW, updated_at=NOW
+        )
         person.identities.append(
             Identity(kind="email", value="ana@example.com", first_seen_at=NOW, last_seen_at=NOW)
         )

@@ -1,0 +1,57 @@
+"""Settings come from arguments, LIFETIDE_* variables and lifetide.toml, in that order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lifetide.settings import SettingsError, load_settings
+
+
+def test_defaults_put_the_embedded_stores_in_lifetide_data(tmp_path: Path) -> None:
+    s = load_settings()
+    assert s.data_dir == Path("lifetide-data")
+    assert s.resolved_database_url == f"sqlite:///{tmp_path / 'lifetide-data' / 'lifetide.db'}"
+    assert s.resolved_warehouse_url == f"duckdb://{tmp_path / 'lifetide-data' / 'warehouse.duckdb'}"
+
+
+def test_environment_overrides_toml_and_arguments_override_both(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "lifetide.toml").write_text('data_dir = "from-toml"\nimport_max_errors = 7\n')
+    assert load_settings().data_dir == Path("from-toml")
+    assert load_settings().import_max_errors == 7
+    monkeypatch.setenv("LIFETIDE_DATA_DIR", "from-env")
+    assert load_settings().data_dir == Path("from-env")
+    assert load_settings(data_dir=Path("from-arg")).data_dir == Path("from-arg")
+
+
+def test_config_file_named_by_variable_must_exist(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIFETIDE_CONFIG", "missing.toml")
+    with pytest.raises(SettingsError, match=r"LIFETIDE_CONFIG=missing.toml: no such file"):
+        load_settings()
+
+
+def test_unknown_setting_in_toml_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "lifetide.toml").write_text('data_dri = "typo"\n')
+    with pytest.raises(ValueError, match="data_dri"):
+        load_settings()
+
+
+def test_production_refuses_the_default_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIFETIDE_ENV", "production")
+    with pytest.raises(ValueError, match="LIFETIDE_SECRET_KEY must be set"):
+        load_settings()
+    monkeypatch.setenv("LIFETIDE_SECRET_KEY", "short")
+    with pytest.raises(ValueError, match="at least 32 characters"):
+        load_settings()
+    monkeypatch.setenv("LIFETIDE_SECRET_KEY", "x" * 40)
+    assert load_settings().env == "production"
+
+
+def test_each_call_reads_the_environment_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIFETIDE_IMPORT_MAX_ERRORS", "3")
+    assert load_settings().import_max_errors == 3
+    monkeypatch.setenv("LIFETIDE_IMPORT_MAX_ERRORS", "4")
+    assert load_settings().import_max_errors == 4
