@@ -11,7 +11,7 @@ from typing import Any
 
 from lifetide.imports.casting import EXPECTED, quote
 from lifetide.imports.problems import Problem, show_value
-from lifetide.imports.staging import RAW, ROW, TYPED
+from lifetide.imports.staging import RAW_PREFIX, ROW, TYPED
 from lifetide.warehouse.schema import MONEY, Column, Table
 
 # Lower bounds a value must meet, by column name; money is never negative.
@@ -40,9 +40,8 @@ def check_rows(
         for cond, col, msg in conditions
     )
     found = (
-        f"SELECT t.{ROW} AS row, unnest(list_filter([{structs}], x -> x IS NOT NULL)) AS p "
-        f"FROM {TYPED} t JOIN {RAW} r USING ({ROW}) "
-        f"WHERE {' OR '.join(f'({c})' for c, _, _ in conditions)}"
+        f"SELECT {ROW} AS row, unnest(list_filter([{structs}], x -> x IS NOT NULL)) AS p "
+        f"FROM {TYPED} WHERE {' OR '.join(f'({c})' for c, _, _ in conditions)}"
     )
     total = int(con.execute(f"SELECT count(*) FROM ({found})").fetchone()[0])
     rows = con.execute(
@@ -52,8 +51,8 @@ def check_rows(
 
 
 def _row_conditions(column: Column, source_type: str | None) -> list[tuple[str, str, str]]:
-    typed = f"t.{quote(column.name)}"
-    raw = f"r.{quote(column.name)}"
+    typed = quote(column.name)
+    raw = quote(RAW_PREFIX + column.name)
     out: list[tuple[str, str, str]] = []
     if source_type is None:
         return out
@@ -101,14 +100,22 @@ def check_duplicate_keys(con: Any, table: Table, file: str, limit: int) -> Findi
     """Rows whose natural key appeared on an earlier row of the same file."""
     keys = ", ".join(quote(k) for k in table.key)
     not_null = " AND ".join(f"{quote(k)} IS NOT NULL" for k in table.key)
-    dupes = (
-        f"SELECT {ROW} AS row, {keys}, min({ROW}) OVER (PARTITION BY {keys}) AS first "
-        f"FROM {TYPED} WHERE {not_null} QUALIFY count(*) OVER (PARTITION BY {keys}) > 1"
+    # Find the duplicated keys with a grouping (spills to disk if it must), then fetch row
+    # numbers for those few keys only: a window over every key would hold them all in memory.
+    repeated = (
+        f"SELECT {keys}, min({ROW}) AS first FROM {TYPED} WHERE {not_null} "
+        f"GROUP BY {keys} HAVING count(*) > 1"
     )
-    total = int(con.execute(f"SELECT count(*) FROM ({dupes}) WHERE row <> first").fetchone()[0])
-    found = con.execute(
-        f"SELECT * FROM ({dupes}) WHERE row <> first ORDER BY row LIMIT {int(limit)}"
-    ).fetchall()
+    dupes = (
+        f"SELECT t.{ROW} AS row, {', '.join(f't.{quote(k)}' for k in table.key)}, d.first "
+        f"FROM {TYPED} t JOIN ({repeated}) d USING ({keys}) WHERE t.{ROW} <> d.first"
+    )
+    total = int(con.execute(f"SELECT count(*) FROM ({dupes})").fetchone()[0])
+    found = (
+        con.execute(f"SELECT * FROM ({dupes}) ORDER BY row LIMIT {int(limit)}").fetchall()
+        if total
+        else []
+    )
     problems = []
     for row, *values, first in found:
         key = ", ".join(f"{k}={show_value(v)}" for k, v in zip(table.key, values, strict=True))
