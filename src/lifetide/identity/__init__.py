@@ -1,0 +1,1 @@
+"""Identity resolution: one profile per person from every identifier they leave."""
