@@ -1,0 +1,1 @@
+"""Collecting what customers do: the Segment-compatible tracking API and its durable log."""
