@@ -58,7 +58,12 @@ def test_phone(raw: str | None, expected: str | None) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("  José  María ", "jose maria"), ("O'Brien", "o'brien"), ("ANNE-MARIE", "anne-marie"), ("123", None)],
+    [
+        ("  José  María ", "jose maria"),
+        ("O'Brien", "o'brien"),
+        ("ANNE-MARIE", "anne-marie"),
+        ("123", None),
+    ],
 )
 def test_name(raw: str, expected: str | None) -> None:
     assert normalize.name(raw) == expected
