@@ -9,6 +9,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from lifetide.clock import Clock, SystemClock
+from lifetide.collect.journal import Journal
+from lifetide.collect.sources import Sources
 from lifetide.ops.database import create_ops_engine, session_factory, upgrade
 from lifetide.settings import Settings
 from lifetide.warehouse.connection import Warehouse
@@ -44,8 +46,20 @@ class Lifetide:
         warehouse.ensure_tables()
         return warehouse
 
+    @cached_property
+    def journal(self) -> Journal:
+        """The durable journal of tracking requests."""
+        return Journal(self.settings.data_dir / "journal.db")
+
+    @cached_property
+    def sources(self) -> Sources:
+        """Tracking sources and their write keys."""
+        return Sources(self.sessions, self.clock)
+
     def close(self) -> None:
         """Close whatever was opened."""
+        if "journal" in self.__dict__:
+            self.journal.close()
         if "warehouse" in self.__dict__:
             self.warehouse.close()
         if "ops_engine" in self.__dict__:

@@ -55,8 +55,12 @@ def parse_body(body: bytes, limit: int = MAX_BATCH_BYTES) -> Any:
         raise BadRequest(f"body is not valid JSON: {err}") from None
 
 
-def check_batch(payload: Any, received_at: dt.datetime) -> Checked:
-    """Check a `/v1/batch` payload: `{"batch": [...], "sentAt"?: ...}`."""
+def check_batch(payload: Any, received_at: dt.datetime, id_seed: str | None = None) -> Checked:
+    """Check a `/v1/batch` payload: `{"batch": [...], "sentAt"?: ...}`.
+
+    `id_seed` makes the ids given to messages without a messageId repeatable (the loader
+    passes the journal position, so a replay gives the same ids and deduplicates).
+    """
     if not isinstance(payload, Mapping):
         raise BadRequest("body must be a JSON object with a 'batch' array")
     batch = payload.get("batch")
@@ -68,16 +72,18 @@ def check_batch(payload: Any, received_at: dt.datetime) -> Checked:
         raise BadRequest(f"batch {err}") from None
     checked = Checked()
     for index, message in enumerate(batch):
-        _check_into(checked, index, message, None, sent_at, received_at)
+        _check_into(checked, index, message, None, sent_at, received_at, id_seed)
     return checked
 
 
-def check_single(payload: Any, call_type: str, received_at: dt.datetime) -> Checked:
+def check_single(
+    payload: Any, call_type: str, received_at: dt.datetime, id_seed: str | None = None
+) -> Checked:
     """Check one message posted to `/v1/<call_type>`; its type is the endpoint's."""
     if not isinstance(payload, Mapping):
         raise BadRequest("body must be a JSON object")
     checked = Checked()
-    _check_into(checked, 0, payload, call_type, None, received_at)
+    _check_into(checked, 0, payload, call_type, None, received_at, id_seed)
     return checked
 
 
@@ -88,9 +94,15 @@ def _check_into(
     call_type: str | None,
     batch_sent_at: dt.datetime | None,
     received_at: dt.datetime,
+    id_seed: str | None,
 ) -> None:
+    fallback_id = (
+        str(uuid.uuid5(uuid.NAMESPACE_URL, f"lifetide:{id_seed}:{index}")) if id_seed else None
+    )
     try:
-        checked.accepted.append(normalize(message, call_type, batch_sent_at, received_at))
+        checked.accepted.append(
+            normalize(message, call_type, batch_sent_at, received_at, fallback_id)
+        )
     except _Refused as refused:
         message_id = message.get("messageId") if isinstance(message, Mapping) else None
         checked.refused.append(
@@ -107,6 +119,7 @@ def normalize(
     call_type: str | None,
     batch_sent_at: dt.datetime | None,
     received_at: dt.datetime,
+    fallback_id: str | None = None,
 ) -> dict[str, Any]:
     """One message checked and in canonical form, or _Refused with the reason."""
     if not isinstance(message, Mapping):
@@ -123,9 +136,10 @@ def normalize(
 
     out: dict[str, Any] = {
         "type": kind,
-        "messageId": _identifier(message.get("messageId")) or str(uuid.uuid4()),
+        "messageId": _identifier(message.get("messageId")) or fallback_id or str(uuid.uuid4()),
         "userId": user_id,
         "anonymousId": anonymous_id,
+        "event": None,
     }
     if kind == "track":
         event = message.get("event")

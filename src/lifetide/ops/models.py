@@ -127,3 +127,18 @@ class ImportRun(Base):
     errors: Mapped[dict[str, Any]] = mapped_column(default=dict)
     started_at: Mapped[dt.datetime]
     finished_at: Mapped[dt.datetime | None]
+
+
+class Source(Base):
+    """Where tracking data comes from (a website, an app, a server), with its write key."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    # SHA-256 of the key: keys are long random tokens, so a fast hash cannot be brute-forced,
+    # and a per-request argon2 check would cost more than parsing the batch.
+    write_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    write_key_hint: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]

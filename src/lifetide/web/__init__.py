@@ -1,0 +1,1 @@
+"""The HTTP side: the tracking API, and later the management API and the Studio."""
