@@ -193,7 +193,7 @@ def test_error_replies(
         headers = {k: v for k, v in headers.items() if k != "__auth__"} | basic(key)
     reply = client.post("/v1/batch", content=body, headers=headers)
     assert reply.status_code == status
-    assert words in reply.json()["error"]
+    assert words in reply.json()["message"]
 
 
 def test_write_key_in_body_and_single_endpoints(

@@ -66,7 +66,7 @@ class Intake:
             raw = inflate(body, encoding)
             payload = parse_body(raw)
         except BadRequest as err:
-            return Reply(400, {"success": False, "error": str(err)})
+            return error(400, "bad_request", str(err))
 
         key = basic_auth_user(authorization)
         if key is None and isinstance(payload, dict) and isinstance(payload.get("writeKey"), str):
@@ -74,7 +74,7 @@ class Intake:
         source_id = self._keys.source_id(key) if key else None
         if source_id is None:
             reason = "missing write key" if not key else "unknown or revoked write key"
-            return Reply(401, {"success": False, "error": reason})
+            return error(401, "invalid_write_key", reason)
 
         try:
             checked = (
@@ -83,7 +83,7 @@ class Intake:
                 else check_single(payload, call_type, received_at)
             )
         except BadRequest as err:
-            return Reply(400, {"success": False, "error": str(err)})
+            return error(400, "bad_request", str(err))
 
         if checked.accepted:
             # The original body is journaled; the loader re-checks it with the same received_at
@@ -100,16 +100,19 @@ class Intake:
                 )
             )
         if checked.refused:
-            return Reply(
+            return error(
                 400,
-                {
-                    "success": False,
-                    "error": f"{len(checked.refused)} message(s) refused; the others were accepted",
-                    "accepted": len(checked.accepted),
-                    "refused": [r.as_dict() for r in checked.refused],
-                },
+                "messages_refused",
+                f"{len(checked.refused)} message(s) refused; the others were accepted",
+                accepted=len(checked.accepted),
+                refused=[r.as_dict() for r in checked.refused],
             )
         return Reply(200, {"success": True})
+
+
+def error(status: int, code: str, message: str, **extra: Any) -> Reply:
+    """An error reply in Segment's shape (`code`, `message`), which the SDKs parse."""
+    return Reply(status, {"success": False, "code": code, "message": message, **extra})
 
 
 def inflate(body: bytes, encoding: str) -> bytes:
