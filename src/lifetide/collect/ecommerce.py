@@ -157,12 +157,15 @@ def order_rows(m: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any
     order_id = text(props.get("order_id"))
     if order_id is None:
         return None
-    items = []
+    items: list[dict[str, Any]] = []
+    lines = Decimal("0.00")
     for index, product in enumerate(_products(props), start=1):
         product_id = _product_id(product)
         if product_id is None:
             continue
-        quantity = whole(product.get("quantity")) or 1
+        quantity = max(whole(product.get("quantity")) or 1, 1)
+        unit_price = money(product.get("price")) or Decimal("0.00")
+        lines += unit_price * quantity
         items.append(
             {
                 "order_id": order_id,
@@ -170,15 +173,14 @@ def order_rows(m: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any
                 "product_id": product_id,
                 "category": text(product.get("category")) or "unknown",
                 "brand": text(product.get("brand")) or "unknown",
-                "unit_price": money(product.get("price")) or Decimal("0.00"),
-                "quantity": max(quantity, 1),
+                "unit_price": unit_price,
+                "quantity": quantity,
                 "discount": money(product.get("discount")) or Decimal("0.00"),
                 "clearance": bool(product.get("clearance", False)),
                 "returned": False,
                 "returned_at": None,
             }
         )
-    lines = sum((i["unit_price"] * i["quantity"] for i in items), Decimal("0.00"))
     subtotal = money(props.get("subtotal")) or lines
     discount = money(props.get("discount")) or Decimal("0.00")
     shipping = money(props.get("shipping")) or Decimal("0.00")

@@ -118,7 +118,8 @@ def _components(n: int, edges: list[tuple[int, int, str]]) -> np.ndarray:
     b = np.fromiter((e[1] for e in edges), dtype=np.int64, count=len(edges))
     graph = coo_matrix((np.ones(len(edges), dtype=np.int8), (a, b)), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
-    return labels.astype(np.int64)
+    found: np.ndarray = np.asarray(labels, dtype=np.int64)
+    return found
 
 
 def _components_over_limit(labels: np.ndarray, kind_codes: np.ndarray, rules: Rules) -> np.ndarray:
@@ -129,7 +130,8 @@ def _components_over_limit(labels: np.ndarray, kind_codes: np.ndarray, rules: Ru
             continue
         counts = np.bincount(labels[mask], minlength=int(labels.max()) + 1)
         over.append(np.flatnonzero(counts > rules.limits.get(kind, 1)))
-    return np.unique(np.concatenate(over)) if over else np.zeros(0, dtype=np.int64)
+    found: np.ndarray = np.unique(np.concatenate(over)) if over else np.zeros(0, dtype=np.int64)
+    return found
 
 
 class _LimitedUnionFind:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
@@ -43,7 +44,7 @@ async def batch(
     return await _receive(request, None, authorization, content_encoding)
 
 
-def _single(call_type: str) -> object:
+def _single(call_type: str) -> Callable[..., Awaitable[Response]]:
     async def endpoint(
         request: Request, authorization: AuthHeader = None, content_encoding: EncodingHeader = None
     ) -> Response:
