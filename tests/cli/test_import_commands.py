@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lifetide.cli.app import app
+from lifetide.ops.database import head_revision
 from tests.imports.conftest import PRODUCTS, VALID, write_csv
 
 runner = CliRunner()
@@ -79,10 +80,13 @@ def test_import_usage_errors(args: list[str], code: int, words: str) -> None:
 
 
 def test_db_commands_show_and_move_the_revision() -> None:
+    latest = head_revision()
     code, out, _ = invoke("db", "current")
-    assert code == 0 and "current: base (empty); latest: 0001" in out
-    assert invoke("db", "upgrade")[0] == 0
+    assert code == 0 and f"current: base (empty); latest: {latest}" in out
+    assert invoke("db", "upgrade", "0001")[0] == 0
     assert "current: 0001" in invoke("db", "current")[1]
+    assert invoke("db", "upgrade")[0] == 0
+    assert f"current: {latest}" in invoke("db", "current")[1]
     assert "at revision base" in invoke("db", "downgrade", "base")[1]
 
 
