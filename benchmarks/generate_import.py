@@ -40,7 +40,11 @@ def plain_copy(source: Path, target: Path) -> str:
         f"CREATE TABLE {t} AS SELECT * FROM read_parquet('{source / (t + '.parquet')}')"
         for t in TABLES
     )
-    return f"import duckdb; duckdb.connect('{target}').execute(\"{statements}\")"
+    # The same memory limit as Lifetide's default, so the ratio compares like with like.
+    return (
+        f"import duckdb; con = duckdb.connect('{target}'); "
+        f'con.execute("SET memory_limit = \'4GB\'"); con.execute("{statements}")'
+    )
 
 
 def main() -> None:

@@ -55,3 +55,17 @@ def test_each_call_reads_the_environment_afresh(monkeypatch: pytest.MonkeyPatch)
     assert load_settings().import_max_errors == 3
     monkeypatch.setenv("LIFETIDE_IMPORT_MAX_ERRORS", "4")
     assert load_settings().import_max_errors == 4
+
+
+def test_warehouse_memory_limit_is_checked_and_applied(tmp_path: Path) -> None:
+    from lifetide.warehouse.connection import Warehouse
+
+    with pytest.raises(ValueError, match="warehouse_memory_limit"):
+        load_settings(warehouse_memory_limit="lots")
+    settings = load_settings(warehouse_memory_limit="512MB", data_dir=tmp_path)
+    url, limit_setting = settings.resolved_warehouse_url, settings.warehouse_memory_limit
+    with Warehouse(url, memory_limit=limit_setting) as wh:
+        (limit,) = wh.duckdb.execute("SELECT current_setting('memory_limit')").fetchone()
+    assert limit == "488.2 MiB"  # DuckDB reports 512 MB (10^6 bytes) in MiB
+    with pytest.raises(ValueError, match="must look like 4GB"):
+        Warehouse(f"duckdb://{tmp_path / 'w.duckdb'}", memory_limit="4GB'; DROP TABLE x; --")

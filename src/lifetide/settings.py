@@ -53,8 +53,10 @@ class Settings(BaseSettings):
     import_max_errors: int = Field(
         100, ge=1, description="How many problems an import lists before it summarises the rest."
     )
-    warehouse_memory_limit: str | None = Field(
-        None, description="DuckDB memory limit, e.g. '8GB'; default DuckDB's (80% of RAM)."
+    warehouse_memory_limit: str = Field(
+        "4GB",
+        description="DuckDB memory limit; beyond it DuckDB spills to disk.",
+        pattern=r"(?i)^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$",
     )
 
     @classmethod

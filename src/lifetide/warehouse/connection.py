@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -10,6 +11,15 @@ import ibis
 import ibis.expr.types as ir
 
 from lifetide.warehouse.schema import TABLES, Table
+
+_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
+
+
+def checked_memory_limit(value: str) -> str:
+    """A DuckDB memory limit like '4GB', or ValueError saying what is expected."""
+    if not _MEMORY.match(value):
+        raise ValueError(f"memory limit {value!r} must look like 4GB, 512MB or 2GiB")
+    return value.strip()
 
 
 def ibis_schema(table: Table) -> ibis.Schema:
@@ -32,7 +42,8 @@ class Warehouse:
             # every conversion from text with an offset.
             self.duckdb.execute("SET TimeZone = 'UTC'")
             if memory_limit:
-                self.duckdb.execute("SELECT set_config('memory_limit', ?)", [memory_limit])
+                # SET takes no parameters; the value is checked against a strict pattern.
+                self.duckdb.execute(f"SET memory_limit = '{checked_memory_limit(memory_limit)}'")
 
     @property
     def is_duckdb(self) -> bool:
