@@ -41,6 +41,8 @@ class Warehouse:
             # Timestamps are stored as UTC; a session zone other than UTC would shift
             # every conversion from text with an offset.
             self.duckdb.execute("SET TimeZone = 'UTC'")
+            # DuckDB draws its own bar on stdout for long queries, through ours.
+            self.duckdb.execute("SET enable_progress_bar = false")
             if memory_limit:
                 # SET takes no parameters; the value is checked against a strict pattern.
                 self.duckdb.execute(f"SET memory_limit = '{checked_memory_limit(memory_limit)}'")
