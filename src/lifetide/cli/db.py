@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 
 from lifetide.cli.state import console, state_of
 from lifetide.ops.database import (
@@ -18,17 +21,25 @@ from lifetide.ops.database import (
 db_app = typer.Typer(help="Manage the operational database's schema (Alembic migrations).")
 
 
+@contextmanager
+def _engine(ctx: typer.Context) -> Iterator[Engine]:
+    # No auto-migration here: these commands are how a migration is chosen by hand.
+    engine = create_ops_engine(state_of(ctx).settings().resolved_database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
 @db_app.command("upgrade")
 def db_upgrade(
     ctx: typer.Context,
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
     """Migrate the operational database up to a revision (default: the latest)."""
-    settings = state_of(ctx).settings()
-    engine = create_ops_engine(settings.resolved_database_url)
-    upgrade(engine, revision)
-    console.print(f"operational database at revision {current_revision(engine)}")
-    engine.dispose()
+    with _engine(ctx) as engine:
+        upgrade(engine, revision)
+        console.print(f"operational database at revision {current_revision(engine)}")
 
 
 @db_app.command("downgrade")
@@ -37,19 +48,14 @@ def db_downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision; 'base' removes every table.")],
 ) -> None:
     """Migrate the operational database down to a revision."""
-    settings = state_of(ctx).settings()
-    engine = create_ops_engine(settings.resolved_database_url)
-    downgrade(engine, revision)
-    console.print(f"operational database at revision {current_revision(engine) or 'base'}")
-    engine.dispose()
+    with _engine(ctx) as engine:
+        downgrade(engine, revision)
+        console.print(f"operational database at revision {current_revision(engine) or 'base'}")
 
 
 @db_app.command("current")
 def db_current(ctx: typer.Context) -> None:
     """Show the operational database's revision and the latest one available."""
-    settings = state_of(ctx).settings()
-    engine = create_ops_engine(settings.resolved_database_url)
-    console.print(
-        f"current: {current_revision(engine) or 'base (empty)'}; latest: {head_revision()}"
-    )
-    engine.dispose()
+    with _engine(ctx) as engine:
+        current = current_revision(engine) or "base (empty)"
+    console.print(f"current: {current}; latest: {head_revision()}")

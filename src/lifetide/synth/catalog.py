@@ -24,7 +24,7 @@ from lifetide.warehouse import schema
 from lifetide.warehouse.arrow import arrow_schema
 
 SHOP_URL = "https://shop.example.com"
-IMAGE_URL = "https://cdn.example.com/images/products"
+IMAGE_URL = "https://shop.example.com/images/products"
 
 
 @dataclass(frozen=True)
