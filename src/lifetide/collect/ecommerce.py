@@ -103,8 +103,10 @@ def map_messages(messages: list[dict[str, Any]]) -> Rows:
 
 
 def event_row(m: Mapping[str, Any]) -> dict[str, Any]:
-    """The events-table row of one message."""
+    """The events-table row of one message; an alias keeps its previousId in properties."""
     props: Mapping[str, Any] = m["properties"]
+    if m["type"] == "alias":
+        props = {**props, "previous_id": m["previousId"]}
     first = _products(props)[0] if _products(props) else {}
     source = props if _product_id(props) else first
     revenue = (

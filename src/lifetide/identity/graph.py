@@ -111,6 +111,11 @@ def resolve(
     return Resolution(labels.astype(np.int64), conflicts)
 
 
+def connected(n: int, edges: list[tuple[int, int, str]]) -> np.ndarray:
+    """A component label per node (0..n-1) for undirected `edges`, with no limits."""
+    return _components(n, edges)
+
+
 def _components(n: int, edges: list[tuple[int, int, str]]) -> np.ndarray:
     if not edges:
         return np.arange(n, dtype=np.int64)

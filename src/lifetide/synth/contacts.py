@@ -123,8 +123,10 @@ def _emails(first: IntArray, last: IntArray, rng: np.random.Generator) -> pa.Arr
         strings.join([la, f]),
         f,
     )
-    # Rank persons among those whose address would otherwise be identical.
-    letter_id = np.asarray(pc.dictionary_encode(letters).indices, dtype=np.int64)
+    # Rank persons among those whose address would otherwise be the same mailbox: Gmail
+    # ignores dots, so anna.lee@ and annalee@ must not go to two different people.
+    mailbox = pc.replace_substring(letters, ".", "")
+    letter_id = np.asarray(pc.dictionary_encode(mailbox).indices, dtype=np.int64)
     key = letter_id * len(EMAIL_DOMAINS) + domain
     # Within a key, people with the bare first-name pattern come last: they always carry
     # digits, so a group of only them shifts by one; the rank stays distinct either way.
