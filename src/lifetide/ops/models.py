@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -142,3 +143,38 @@ class Source(Base):
     write_key_hint: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[dt.datetime]
     revoked_at: Mapped[dt.datetime | None]
+
+
+class Merge(Base):
+    """Two customer records joined into one profile: by which rule, on what evidence, when."""
+
+    __tablename__ = "merges"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    record_a: Mapped[str] = mapped_column(String(255))
+    record_b: Mapped[str] = mapped_column(String(255))
+    rule: Mapped[str] = mapped_column(String(64))
+    evidence: Mapped[str | None] = mapped_column(String(512))
+    score: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[dt.datetime]
+    # Undoing keeps the row: the pair is never joined again, and the record says why.
+    undone_at: Mapped[dt.datetime | None]
+    undone_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class IdentityReview(Base):
+    """A pair of records that might be one person, for a person to decide."""
+
+    __tablename__ = "identity_reviews"
+    __table_args__ = (UniqueConstraint("record_a", "record_b"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    record_a: Mapped[str] = mapped_column(String(255))
+    record_b: Mapped[str] = mapped_column(String(255))
+    score: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[dt.datetime]
+    decided_at: Mapped[dt.datetime | None]
