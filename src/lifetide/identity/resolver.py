@@ -42,6 +42,7 @@ _TRAITS = ("email", "phone", "first_name", "last_name", "time_zone", "country")
 _EXTRA_TRAITS = ("birth_date", "address_line1", "city", "region", "postal_code")
 
 OnStage = Callable[[str], None]
+_SCORED = frozenset({"probabilistic", "reviewed"})
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,8 @@ class IdentityResolver:
         notify("matching records on shared identifiers")
         matched = match_records(evidence.records)
         links = [link for link in matched.links if _pair(ids, link.a, link.b) not in excluded]
-        deterministic = len(links)
+        links.extend(self._reviewed_links(ids))
+        deterministic = len(_first_per_pair(links))
         reviews: list[tuple[str, str, float]] = []
         if self._probabilistic and len(ids) > 1:
             notify("scoring possible duplicates (Splink)")
@@ -108,6 +110,7 @@ class IdentityResolver:
                     links.append(Link(pair.a, pair.b, "probabilistic", f"{pair.probability:.4f}"))
                 else:
                     reviews.append((ids[pair.a], ids[pair.b], pair.probability))
+        links = _first_per_pair(links)
         persons = connected(len(ids), [(link.a, link.b, link.rule) for link in links])
         position = {cid: i for i, cid in enumerate(ids)}
         # A pair already joined through other links needs no review.
@@ -129,6 +132,21 @@ class IdentityResolver:
             device_conflicts=conflicts,
             overused_values=len(matched.overused),
         )
+
+    def _reviewed_links(self, ids: list[str]) -> list[Link]:
+        """Pairs a person confirmed in the review queue."""
+        position = {cid: i for i, cid in enumerate(ids)}
+        with self._sessions() as session:
+            confirmed = session.execute(
+                select(
+                    IdentityReview.record_a, IdentityReview.record_b, IdentityReview.score
+                ).where(IdentityReview.status == "merged")
+            ).all()
+        return [
+            Link(position[a], position[b], "reviewed", f"{score:.4f}")
+            for a, b, score in confirmed
+            if a in position and b in position
+        ]
 
     def _excluded_pairs(self) -> set[tuple[str, str]]:
         with self._sessions() as session:
@@ -199,8 +217,8 @@ class IdentityResolver:
                     "record_a": ids[link.a],
                     "record_b": ids[link.b],
                     "rule": link.rule,
-                    "evidence": link.value if link.rule != "probabilistic" else None,
-                    "score": float(link.value) if link.rule == "probabilistic" else None,
+                    "evidence": None if link.rule in _SCORED else link.value,
+                    "score": float(link.value) if link.rule in _SCORED else None,
                     "created_at": now,
                 }
                 for link in links
@@ -221,6 +239,18 @@ class IdentityResolver:
             if new_reviews:
                 session.execute(insert(IdentityReview), new_reviews)
         return len(profiles)
+
+
+def _first_per_pair(links: list[Link]) -> list[Link]:
+    """One link per pair of records: the first, so exact evidence outranks a score."""
+    seen: set[tuple[int, int]] = set()
+    out = []
+    for link in links:
+        key = (min(link.a, link.b), max(link.a, link.b))
+        if key not in seen:
+            seen.add(key)
+            out.append(link)
+    return out
 
 
 def _pair(ids: list[str], a: int, b: int) -> tuple[str, str]:
