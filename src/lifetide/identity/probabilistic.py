@@ -74,9 +74,29 @@ def _prepared(records: pa.Table) -> pa.Table:
             "address_key": lower("address_line1"),
             "postal_code": records.column("postal_code"),
             "city_key": lower("city"),
-            "birth_date": records.column("birth_date").cast(pa.string()),
+            "birth_date": _without_placeholders(records.column("birth_date")).cast(pa.string()),
         }
     )
+
+
+def _without_placeholders(dates: pa.ChunkedArray) -> pa.Array:
+    """Birth dates, with those shared far beyond chance (1900-01-01 and the like) as null.
+
+    Thousands of records on one date is a system's default, not a birthday; matched as
+    evidence it joins strangers with common names.
+    """
+    import pyarrow.compute as pc
+
+    counts = pc.value_counts(dates.combine_chunks())
+    limit = max(50, len(dates) // 1000)
+    placeholders = [
+        v["values"] for v in counts.to_pylist() if v["values"] is not None and v["counts"] > limit
+    ]
+    if not placeholders:
+        return dates.combine_chunks()
+    return pc.if_else(
+        pc.is_in(dates, pa.array(placeholders, dates.type)), None, dates
+    ).combine_chunks()
 
 
 def _settings() -> SettingsCreator:

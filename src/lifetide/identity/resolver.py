@@ -43,6 +43,7 @@ _EXTRA_TRAITS = ("birth_date", "address_line1", "city", "region", "postal_code")
 
 OnStage = Callable[[str], None]
 _SCORED = frozenset({"probabilistic", "reviewed"})
+_CHUNK = 100_000
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,11 @@ def build_customers(
     postal = strings.fixed(
         strings.digits(zip_base + rng.integers(0, 1 << 30, n_persons) % zip_span, 5)
     )
-    age_years = np.clip(rng.gamma(9.0, 4.2, n_persons) + 16, 18, 85)
+    # Ages outside 18-95 are drawn again within it: clipping piled everyone older onto one
+    # birth date, which no real population has and which misled record matching.
+    age_years = rng.gamma(9.0, 4.2, n_persons) + 16
+    outside = (age_years < 18) | (age_years > 95)
+    age_years[outside] = rng.uniform(18, 95, int(outside.sum()))
     end_epoch_day = (timeline.start_us // 86_400_000_000) + timeline.days
     birth_epoch_day = (end_epoch_day - age_years * 365.25).astype(np.int32)
 
