@@ -11,6 +11,7 @@ import threading
 
 from lifetide.collect.loader import WarehouseLoader
 from lifetide.context import Lifetide
+from lifetide.identity.live import LiveIdentity
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,8 @@ class Worker:
 
     def run_once(self) -> int:
         """Do one round of every task; how many items of work were done."""
-        loader = WarehouseLoader(self._lifetide.journal, self._lifetide.warehouse)
+        app = self._lifetide
+        loader = WarehouseLoader(app.journal, app.warehouse, LiveIdentity(app.sessions, app.clock))
         return loader.load_once().messages
 
     def start(self) -> None:

@@ -10,6 +10,7 @@ from rich.table import Table as RichTable
 from lifetide.cli.state import console, fail, state_of
 from lifetide.collect.loader import WarehouseLoader
 from lifetide.collect.sources import SourceError
+from lifetide.identity.live import LiveIdentity
 from lifetide.worker import Worker
 
 source_app = typer.Typer(help="Tracking sources and their write keys.")
@@ -43,7 +44,8 @@ def serve(
 def load(ctx: typer.Context) -> None:
     """Load everything waiting in the tracking journal into the warehouse, then stop."""
     with state_of(ctx).lifetide() as app:
-        loaded = WarehouseLoader(app.journal, app.warehouse).load_all()
+        live = LiveIdentity(app.sessions, app.clock)
+        loaded = WarehouseLoader(app.journal, app.warehouse, live).load_all()
         console.print(f"loaded {loaded:,} message(s) into the warehouse")
 
 

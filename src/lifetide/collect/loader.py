@@ -17,6 +17,7 @@ from lifetide.collect.ecommerce import Rows, map_messages
 from lifetide.collect.intake import inflate
 from lifetide.collect.journal import Entry, Journal
 from lifetide.collect.messages import BadRequest, check_batch, check_single, parse_body
+from lifetide.identity.live import LiveIdentity
 from lifetide.imports.casting import quote
 from lifetide.imports.staging import TYPED
 from lifetide.imports.writer import write
@@ -42,9 +43,12 @@ class Loaded:
 class WarehouseLoader:
     """Follows the journal and writes what it finds into the warehouse."""
 
-    def __init__(self, journal: Journal, warehouse: Warehouse) -> None:
+    def __init__(
+        self, journal: Journal, warehouse: Warehouse, live: LiveIdentity | None = None
+    ) -> None:
         self._journal = journal
         self._warehouse = warehouse
+        self._live = live
 
     def load_once(self, max_requests: int = 2000) -> Loaded:
         """Load up to `max_requests` journaled requests; nothing to do gives zeros."""
@@ -66,6 +70,10 @@ class WarehouseLoader:
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        if self._live is not None:
+            # After the warehouse commit and before the cursor moves: a failure replays the
+            # batch, and both steps are idempotent.
+            self._live.apply(messages)
         last = entries[-1].seq
         self._journal.advance(CURSOR, last)
         return Loaded(len(entries), len(messages), inserted, orders, last)
