@@ -137,3 +137,24 @@ def test_unusable_bodies(body: bytes, words: str) -> None:
 def test_unusable_batches(payload: Any, words: str) -> None:
     with pytest.raises(BadRequest, match=words):
         check_batch(payload, NOW)
+
+
+def test_batch_context_and_integrations_reach_every_message_under_its_own() -> None:
+    payload = {
+        "context": {"library": {"name": "shop-backend"}, "ip": "1.2.3.4"},
+        "integrations": {"All": True},
+        "batch": [
+            {"type": "track", "userId": "u", "event": "x", "context": {"ip": "5.6.7.8"}},
+            {"type": "track", "userId": "u", "event": "y"},
+        ],
+    }
+    first, second = check_batch(payload, NOW).accepted
+    assert first["context"] == {"library": {"name": "shop-backend"}, "ip": "5.6.7.8"}
+    assert second["context"] == {"library": {"name": "shop-backend"}, "ip": "1.2.3.4"}
+    assert first["integrations"] == second["integrations"] == {"All": True}
+
+
+def test_more_than_2500_messages_is_refused() -> None:
+    batch = [{"type": "track", "userId": "u", "event": "x"}] * 2501
+    with pytest.raises(BadRequest, match="2,501 messages; the limit is 2,500"):
+        check_batch({"batch": batch}, NOW)

@@ -17,6 +17,7 @@ import orjson
 
 MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
+MAX_BATCH_MESSAGES = 2500
 CALL_TYPES = frozenset({"track", "page", "screen", "identify", "group", "alias"})
 
 
@@ -66,14 +67,38 @@ def check_batch(payload: Any, received_at: dt.datetime, id_seed: str | None = No
     batch = payload.get("batch")
     if not isinstance(batch, list):
         raise BadRequest("body must have a 'batch' array of messages")
+    if len(batch) > MAX_BATCH_MESSAGES:
+        raise BadRequest(f"batch has {len(batch):,} messages; the limit is {MAX_BATCH_MESSAGES:,}")
+    shared = {k: payload.get(k) for k in ("context", "integrations")}
+    for key, value in shared.items():
+        if value is not None and not isinstance(value, Mapping):
+            raise BadRequest(f"batch '{key}' must be an object")
     try:
         sent_at = _parse_time(payload.get("sentAt"))
     except _Refused as err:
         raise BadRequest(f"batch {err}") from None
     checked = Checked()
     for index, message in enumerate(batch):
-        _check_into(checked, index, message, None, sent_at, received_at, id_seed)
+        _check_into(
+            checked, index, _with_shared(message, shared), None, sent_at, received_at, id_seed
+        )
     return checked
+
+
+def _with_shared(message: Any, shared: Mapping[str, Any]) -> Any:
+    """A message with the batch's context and integrations under its own (its own win)."""
+    if not isinstance(message, Mapping) or not any(shared.values()):
+        return message
+    merged = dict(message)
+    for key, value in shared.items():
+        if value:
+            own = message.get(key)
+            merged[key] = (
+                {**value, **own}
+                if isinstance(own, Mapping)
+                else (own if own is not None else dict(value))
+            )
+    return merged
 
 
 def check_single(
