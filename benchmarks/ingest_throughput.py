@@ -128,6 +128,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/lifetide-ingest-bench"))
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--no-load", action="store_true", help="skip timing the warehouse loader")
     parser.add_argument("--load-only", nargs=2, metavar=("URL", "KEY"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -174,13 +175,13 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(30)
-    journal_mib = (args.workdir / "journal.db").stat().st_size / 2**20
-    t0 = time.perf_counter()
-    subprocess.run([lifetide, "load"], env=env, check=True, capture_output=True)
-    load_s = time.perf_counter() - t0
-    result["journal_mib"] = round(journal_mib)
-    result["warehouse_load_s"] = round(load_s, 1)
-    result["warehouse_load_events_per_s"] = round(result["events"] / load_s)  # type: ignore[operator]
+    result["journal_mib"] = round((args.workdir / "journal.db").stat().st_size / 2**20)
+    if not args.no_load:
+        t0 = time.perf_counter()
+        subprocess.run([lifetide, "load"], env=env, check=True, capture_output=True)
+        load_s = time.perf_counter() - t0
+        result["warehouse_load_s"] = round(load_s, 1)
+        result["warehouse_load_events_per_s"] = round(result["events"] / load_s)  # type: ignore[operator]
     result["connections"] = args.connections
     print(json.dumps(result, indent=2))
 

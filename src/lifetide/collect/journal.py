@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS cursors (
 );
 """
 _MAX_GROUP = 512
+_CHECKPOINT_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -80,11 +81,19 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._writer_con = _connect(path)
+        # Checkpoints copy the WAL into the database and fsync: done inside a commit they stall
+        # every writer waiting on it, so a background thread does them instead.
+        self._writer_con.execute("PRAGMA wal_autocheckpoint=0")
         self._reader_con = _connect(path)
         self._reader_lock = threading.Lock()
         self._queue: queue.SimpleQueue[_Append | None] = queue.SimpleQueue()
+        self._closing = threading.Event()
         self._thread = threading.Thread(target=self._write_loop, name="journal-writer", daemon=True)
         self._thread.start()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_loop, name="journal-checkpoint", daemon=True
+        )
+        self._checkpointer.start()
 
     def append(
         self,
@@ -117,6 +126,15 @@ class Journal:
                     return
                 group.append(item)
             self._commit(group)
+
+    def _checkpoint_loop(self) -> None:
+        con = _connect(self.path)
+        try:
+            while not self._closing.wait(_CHECKPOINT_SECONDS):
+                # PASSIVE never blocks writers; it copies what no reader still needs.
+                con.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            con.close()
 
     def _commit(self, group: list[_Append]) -> None:
         con = self._writer_con
@@ -203,5 +221,7 @@ class Journal:
         """Finish pending writes and close."""
         self._queue.put(None)
         self._thread.join()
+        self._closing.set()
+        self._checkpointer.join()
         self._writer_con.close()
         self._reader_con.close()

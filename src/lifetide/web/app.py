@@ -24,7 +24,7 @@ def create_app(lifetide: Lifetide) -> FastAPI:
         yield
 
     app = FastAPI(title="Lifetide", version=__version__, lifespan=lifespan)
-    app.include_router(tracking.router)
+    app.router.routes.extend(tracking.routes)
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, str]:
