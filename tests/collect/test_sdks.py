@@ -10,6 +10,8 @@ import pytest
 
 from lifetide.collect.loader import WarehouseLoader
 from lifetide.context import Lifetide
+from lifetide.identity.live import LiveIdentity
+from lifetide.identity.profiles import find_profile_id, profile_view
 from tests.collect.server import server_thread
 
 
@@ -69,7 +71,7 @@ def test_sdk_calls_arrive_deduplicated_on_the_right_ids(
     client.flush()
     assert errors == []
 
-    WarehouseLoader(app.journal, app.warehouse).load_all()
+    WarehouseLoader(app.journal, app.warehouse, LiveIdentity(app.sessions, app.clock)).load_all()
     con = app.warehouse.duckdb
     rows = con.execute(
         "SELECT message_id, type, event, user_id, anonymous_id, product_id, cart_id "
@@ -85,6 +87,15 @@ def test_sdk_calls_arrive_deduplicated_on_the_right_ids(
     assert con.execute("SELECT customer_id, email FROM customers").fetchall() == [
         ("u-1", "ana@example.com")
     ]
+    # The anonymous visit before sign-in is on the signed-in person's profile, history included.
+    view = profile_view(
+        app.sessions, app.warehouse, find_profile_id(app.sessions, "ana@example.com")
+    )
+    assert {(k, v) for k, v, _ in view.identities} >= {
+        ("user_id", "u-1"),
+        ("anonymous_id", "anon-1"),
+    }
+    assert {e["event"] for e in view.events} >= {"Home", "Product Added", "Checkout Started"}
     # Clock correction moves the time by the request's transit (sentAt to receivedAt) only.
     (stamp,) = con.execute("SELECT timestamp FROM events WHERE message_id = 't-1'").fetchone()
     assert abs(stamp - dt.datetime(2026, 11, 22, 10, 0)) < dt.timedelta(seconds=1)

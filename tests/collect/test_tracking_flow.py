@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from fastapi.testclient import TestClient
@@ -15,6 +16,7 @@ from fastapi.testclient import TestClient
 from lifetide.collect.loader import WarehouseLoader
 from lifetide.context import Lifetide
 from lifetide.web.app import create_app
+from tests.collect.server import server_thread
 
 
 @pytest.fixture
@@ -187,11 +189,13 @@ def test_partial_batch_keeps_good_messages_and_says_which_were_refused(
     ],
 )
 def test_error_replies(
-    client: TestClient, key: str, headers: dict[str, str], body: bytes, status: int, words: str
+    app: Lifetide, key: str, headers: dict[str, str], body: bytes, status: int, words: str
 ) -> None:
     if "__auth__" in headers:
         headers = {k: v for k, v in headers.items() if k != "__auth__"} | basic(key)
-    reply = client.post("/v1/batch", content=body, headers=headers)
+    # Plain HTTP to the real server on loopback, as a misbehaving client would send it.
+    with server_thread(app) as url:
+        reply = httpx.post(f"{url}/v1/batch", content=body, headers=headers, timeout=10)
     assert reply.status_code == status
     assert words in reply.json()["message"]
 
