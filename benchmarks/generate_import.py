@@ -15,23 +15,12 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
+from measure import run
+
 TABLES = ("products", "customers", "orders", "order_items", "events")
-
-
-def run(argv: list[str], env: dict[str, str]) -> dict[str, float]:
-    """Run a command to completion; its wall time in seconds and peak RSS in GiB."""
-    started = time.perf_counter()
-    process = subprocess.Popen(argv, env=env)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"{' '.join(argv)} failed with status {status}")
-    return {"seconds": round(seconds, 1), "peak_rss_gib": round(usage.ru_maxrss / 1024**2, 2)}
 
 
 def plain_copy(source: Path, target: Path) -> str:

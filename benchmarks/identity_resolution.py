@@ -17,23 +17,12 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import duckdb
 
-
-def run(argv: list[str], env: dict[str, str]) -> dict[str, float]:
-    started = time.perf_counter()
-    process = subprocess.Popen(argv, env=env)
-    _, status, usage = os.wait4(process.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"{' '.join(argv)} failed")
-    return {
-        "seconds": round(time.perf_counter() - started, 1),
-        "peak_rss_gib": round(usage.ru_maxrss / 1024**2, 2),
-    }
+from measure import run
 
 
 def pair_counts(labels: dict[str, int]) -> Counter[int]:
