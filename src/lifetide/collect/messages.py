@@ -121,8 +121,11 @@ def _check_into(
     received_at: dt.datetime,
     id_seed: str | None,
 ) -> None:
+    # Only a message without a messageId needs one made up; most have their own.
     fallback_id = (
-        str(uuid.uuid5(uuid.NAMESPACE_URL, f"lifetide:{id_seed}:{index}")) if id_seed else None
+        str(uuid.uuid5(uuid.NAMESPACE_URL, f"lifetide:{id_seed}:{index}"))
+        if id_seed and isinstance(message, Mapping) and not message.get("messageId")
+        else None
     )
     try:
         checked.accepted.append(

@@ -56,27 +56,33 @@ class LiveIdentity:
 
     def apply(self, messages: list[dict[str, Any]]) -> LiveChanges:
         """Update identities and consents for `messages`, in stream order, in one transaction."""
+        # Most of the stream is anonymous browsing that can neither create a link nor carry a
+        # decision; it is skipped before any query.
+        relevant = [m for m in messages if _may_matter(m)]
+        if not relevant:
+            return LiveChanges(0, 0, 0)
         created = added = changed = 0
         now = self._clock.now()
         with transaction(self._sessions) as session:
-            for m in messages:
-                profile, new_profile, new_ids = self._identify(session, m, now)
+            owners = _owners(session, relevant)
+            for m in relevant:
+                profile, new_profile, new_ids = self._identify(session, owners, m, now)
                 created += new_profile
                 added += new_ids
-                if profile is not None:
-                    changed += self._consent(session, profile, m, now)
+                decisions = _decisions(m)
+                if profile is not None and decisions:
+                    changed += self._consent(session, profile, decisions, m.get("timestamp") or now)
         return LiveChanges(created, added, changed)
 
     def _identify(
-        self, session: Session, m: Mapping[str, Any], now: dt.datetime
+        self,
+        session: Session,
+        owners: dict[tuple[str, str], int],
+        m: Mapping[str, Any],
+        now: dt.datetime,
     ) -> tuple[int | None, int, int]:
-        user_id, anonymous_id = m.get("userId"), m.get("anonymousId")
-        email = normalize.email(
-            _text(m.get("traits", {}).get("email")) or _text(m.get("properties", {}).get("email"))
-        )
-        profile = self._owner(session, "user_id", user_id) or self._owner(
-            session, "crm_id", user_id
-        )
+        user_id, anonymous_id, email = m.get("userId"), m.get("anonymousId"), _email(m)
+        profile = owners.get(("user_id", user_id or "")) or owners.get(("crm_id", user_id or ""))
         new_profile = 0
         if (
             profile is None
@@ -88,44 +94,30 @@ class LiveIdentity:
             session.flush()
             profile, new_profile = customer.id, 1
             session.add(_identity(profile, "user_id", user_id, "events", now))
+            owners[("user_id", user_id)] = profile
         if profile is None:
-            profile = self._owner(session, "anonymous_id", anonymous_id) or self._owner(
-                session, "email", email
+            profile = owners.get(("anonymous_id", anonymous_id or "")) or owners.get(
+                ("email", email or "")
             )
         if profile is None:
             return None, new_profile, 0
         added = 0
         for kind, value in (("anonymous_id", anonymous_id), ("email", email)):
-            if value is None or self._rules.is_blocked(kind, value):
+            if value is None or self._rules.is_blocked(kind, value) or (kind, value) in owners:
                 continue
-            owner = self._owner(session, kind, value)
-            if owner is None:
-                session.add(_identity(profile, kind, value, "events", now))
-                session.flush()
-                added += 1
+            session.add(_identity(profile, kind, value, "events", now))
+            owners[(kind, value)] = profile
+            added += 1
         return profile, new_profile, added
 
-    def _owner(self, session: Session, kind: str, value: str | None) -> int | None:
-        if value is None:
-            return None
-        found = session.scalars(
-            select(Identity.customer_id).where(Identity.kind == kind, Identity.value == value)
-        ).first()
-        return int(found) if found is not None else None
-
     def _consent(
-        self, session: Session, profile: int, m: Mapping[str, Any], now: dt.datetime
+        self,
+        session: Session,
+        profile: int,
+        decisions: list[tuple[str, bool, str]],
+        when: dt.datetime,
     ) -> int:
-        decisions: list[tuple[str, bool, str]] = []
-        if m.get("type") == "track" and m.get("event") == UNSUBSCRIBED:
-            channel = _text(m.get("properties", {}).get("channel")) or "email"
-            decisions.append((channel, False, f"event {UNSUBSCRIBED}"))
-        for trait, (channel, meaning) in _CONSENT_TRAITS.items():
-            value = m.get("traits", {}).get(trait)
-            if isinstance(value, bool):
-                decisions.append((channel, value == meaning, f"trait {trait}"))
         changed = 0
-        when: dt.datetime = m.get("timestamp") or now
         for channel, granted, source in decisions:
             status = "granted" if granted else "denied"
             consent = session.scalars(
@@ -152,6 +144,56 @@ class LiveIdentity:
                 consent.status, consent.source, consent.updated_at = status, source, when
                 changed += 1
         return changed
+
+
+_LOOKUP_CHUNK = 5000
+
+
+def _owners(session: Session, messages: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """The profile owning each identifier the batch mentions, in a few queries."""
+    values: set[str] = set()
+    for m in messages:
+        values.update(v for v in (m.get("userId"), m.get("anonymousId"), _email(m)) if v)
+    ordered = sorted(values)
+    owners: dict[tuple[str, str], int] = {}
+    for start in range(0, len(ordered), _LOOKUP_CHUNK):
+        rows = session.execute(
+            select(Identity.kind, Identity.value, Identity.customer_id).where(
+                Identity.value.in_(ordered[start : start + _LOOKUP_CHUNK])
+            )
+        )
+        for kind, value, customer_id in rows:
+            owners[(kind, value)] = int(customer_id)
+    return owners
+
+
+def _may_matter(m: Mapping[str, Any]) -> bool:
+    """Whether this message can create a link or carry a consent decision (cheap test)."""
+    return bool(
+        m.get("userId")
+        or m.get("traits")
+        or m.get("event") == UNSUBSCRIBED
+        or "email" in (m.get("properties") or {})
+    )
+
+
+def _email(m: Mapping[str, Any]) -> str | None:
+    traits, props = m.get("traits") or {}, m.get("properties") or {}
+    return normalize.email(_text(traits.get("email")) or _text(props.get("email")))
+
+
+def _decisions(m: Mapping[str, Any]) -> list[tuple[str, bool, str]]:
+    """The consent decisions a message carries: (channel, granted, source)."""
+    decisions: list[tuple[str, bool, str]] = []
+    if m.get("type") == "track" and m.get("event") == UNSUBSCRIBED:
+        channel = _text((m.get("properties") or {}).get("channel")) or "email"
+        decisions.append((channel, False, f"event {UNSUBSCRIBED}"))
+    traits = m.get("traits") or {}
+    for trait, (channel, meaning) in _CONSENT_TRAITS.items():
+        value = traits.get(trait)
+        if isinstance(value, bool):
+            decisions.append((channel, value == meaning, f"trait {trait}"))
+    return decisions
 
 
 def _identity(profile: int, kind: str, value: str, source: str, now: dt.datetime) -> Identity:
