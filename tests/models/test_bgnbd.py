@@ -7,7 +7,7 @@ import pytest
 from scipy.special import betaln, gammaln
 
 from lifetide.models import BGNBD, bgnbd_log_likelihood
-from lifetide.models.bgnbd import _log_likelihood_terms
+from lifetide.models.bgnbd import _Histories, _log_likelihood_terms, _total
 
 TRUE = {"r": 0.55, "alpha": 10.5, "a": 0.85, "b": 3.8}
 
@@ -53,6 +53,22 @@ def test_gradient_matches_finite_differences() -> None:
         up = _log_likelihood_terms(*_four(theta + step), x, t_x, age)[0].sum()
         down = _log_likelihood_terms(*_four(theta - step), x, t_x, age)[0].sum()
         np.testing.assert_allclose(grad[:, i].sum(), (up - down) / (2 * step[i]), rtol=1e-5)
+
+
+def test_fitting_objective_equals_the_weighted_per_row_sums() -> None:
+    # The fit's objective regroups the sums (per distinct x, non-repeaters apart) for speed.
+    x, t_x, age = simulate(500, seed=11)
+    weights = np.random.default_rng(12).integers(1, 5, len(x)).astype(float)
+    theta = np.array([0.6, 4.0, 0.9, 3.0])
+    rows, row_grad = _log_likelihood_terms(*_four(theta), x, t_x, age)
+    value, grad = _total(theta, _Histories.of(x, t_x, age, weights))
+    assert value == pytest.approx(weights @ rows, rel=1e-12)
+    np.testing.assert_allclose(grad, weights @ row_grad, rtol=1e-10)
+
+
+def test_huge_frequencies_stay_finite() -> None:
+    ll, grad = _log_likelihood_terms(0.5, 2.0, 0.7, 3.0, *map(np.array, ([5e3], [99.0], [1e2])))
+    assert np.isfinite(ll).all() and np.isfinite(grad).all()
 
 
 def test_recovers_true_parameters_within_four_standard_errors() -> None:
@@ -124,12 +140,49 @@ def test_predictions_are_coherent() -> None:
     assert np.all(future > 0) and future[2] > future[1]
 
 
-def test_expected_repeat_purchases_match_simulation() -> None:
-    rng_params = dict(TRUE)
+def test_summary_lists_each_parameter() -> None:
+    model = BGNBD().fit(*simulate(2_000, seed=9))
+    table = model.summary.to_pydict()
+    assert table["parameter"] == ["r", "alpha", "a", "b"]
+    assert table["standard_error"] == list(model.standard_errors_.values())
+    for low, estimate, high in zip(
+        table["lower_95"], table["estimate"], table["upper_95"], strict=True
+    ):
+        assert 0 < low < estimate < high
+
+
+def _true_model() -> BGNBD:
     model = BGNBD()
-    model.params_ = rng_params  # predictions need only params_
+    model.params_ = dict(TRUE)  # predictions need only params_
+    return model
+
+
+def test_probability_alive_and_future_purchases_average_to_the_process() -> None:
+    # E[P(alive | x, t_x, T)] is the share still active; E[E[Y(t) | ...]] the mean of Y(t).
+    rng = np.random.default_rng(10)
+    n, horizon = 100_000, 26.0
+    age = rng.uniform(10, 150, n)
+    lam = rng.gamma(TRUE["r"], 1 / TRUE["alpha"], n)
+    p = rng.beta(TRUE["a"], TRUE["b"], n)
+    arrivals = rng.poisson(lam * age)
+    dropout_after = rng.geometric(p)  # inactive after this repeat purchase
+    x = np.minimum(arrivals, dropout_after)
+    t_x = np.where(x > 0, age * rng.beta(np.maximum(x, 1), arrivals - x + 1), 0.0)
+    active = dropout_after > arrivals
+    # The process is memoryless: an active customer starts afresh at T.
+    future = active * np.minimum(rng.poisson(lam * horizon), rng.geometric(p))
+
+    model = _true_model()
+    alive = model.probability_alive(x, t_x, age)
+    share = active.mean()
+    assert alive.mean() == pytest.approx(share, abs=4 * np.sqrt(share * (1 - share) / n))
+    predicted = model.conditional_expected_purchases(horizon, x, t_x, age)
+    assert predicted.mean() == pytest.approx(future.mean(), abs=4 * future.std() / np.sqrt(n))
+
+
+def test_expected_repeat_purchases_match_simulation() -> None:
     n = 200_000
     rng = np.random.default_rng(8)
     lam = rng.gamma(TRUE["r"], 1 / TRUE["alpha"], n)
     x = np.minimum(rng.poisson(lam * 52), rng.geometric(rng.beta(TRUE["a"], TRUE["b"], n)))
-    assert model.expected_repeat_purchases(52.0) == pytest.approx(x.mean(), rel=0.02)
+    assert _true_model().expected_repeat_purchases(52.0) == pytest.approx(x.mean(), rel=0.02)

@@ -1,22 +1,36 @@
 """What the maximum-likelihood models share: input checks, folding rows, fitting, errors.
 
-Parameters are optimized on the log scale (so they stay positive) with an analytic gradient;
-standard errors come from the inverse Hessian of the total negative log-likelihood, taken by
-central differences of that gradient and mapped back by the delta method.
+Parameters are optimized on the log scale (so they stay positive); standard errors come from
+the inverse Hessian of the total negative log-likelihood, taken by central differences of the
+objective's gradient and mapped back by the delta method.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize
 
 FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.intp]
 # (log-parameters) -> (mean negative log-likelihood, its gradient in log-parameters)
 Objective = Callable[[FloatArray], tuple[float, FloatArray]]
+
+Z_95 = 1.959963984540054  # the 97.5% standard normal quantile
+
+
+def dot(a: FloatArray, b: FloatArray) -> float:
+    """Sum of a * b for long vectors, without BLAS.
+
+    OpenBLAS's threaded ddot, called between other array work, measured 0.3 ms or 7 ms for the
+    same 400k rows depending on its threads' state on a busy 2-core machine; einsum's own loop
+    is steady and as fast.
+    """
+    return float(np.einsum("i,i->", a, b))
 
 
 def as_vector(values: ArrayLike, name: str) -> FloatArray:
@@ -52,14 +66,54 @@ def weights_of(weights: ArrayLike | None, n: int) -> FloatArray:
     return w
 
 
+def unique_rows(columns: list[FloatArray]) -> tuple[list[FloatArray], IntArray]:
+    """The distinct rows of equal-length columns (sorted), and each row's index among them.
+
+    Sorting the columns together (lexsort) is ~8x faster than np.unique(axis=0) on 1M rows.
+    """
+    order = np.lexsort(columns[::-1])
+    ordered = [c[order] for c in columns]
+    repeats_previous = np.ones(len(order), dtype=bool)
+    repeats_previous[0] = False
+    for c in ordered:
+        repeats_previous[1:] &= c[1:] == c[:-1]
+    starts = ~repeats_previous
+    inverse = np.empty(len(order), dtype=np.intp)
+    inverse[order] = np.cumsum(starts) - 1
+    first = np.flatnonzero(starts)
+    return [np.ascontiguousarray(c[first]) for c in ordered], inverse
+
+
 def fold(columns: list[FloatArray], weights: FloatArray) -> tuple[list[FloatArray], FloatArray]:
     """Merge identical rows, adding their weights: the likelihood is the same, faster."""
-    stacked = np.column_stack(columns)
-    unique, inverse = np.unique(stacked, axis=0, return_inverse=True)
-    folded = np.bincount(inverse.ravel(), weights=weights, minlength=len(unique))
+    unique, inverse = unique_rows(columns)
+    folded = np.asarray(
+        np.bincount(inverse, weights=weights, minlength=len(unique[0])), dtype=np.float64
+    )
     keep = folded > 0
-    columns_out = [np.asarray(unique[keep, i], dtype=np.float64) for i in range(unique.shape[1])]
-    return columns_out, np.asarray(folded[keep], dtype=np.float64)
+    return [u[keep] for u in unique], folded[keep]
+
+
+def histories(
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    T: ArrayLike,  # noqa: N803 (T is the literature's name)
+    weights: ArrayLike | None,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Checked, folded (x, t_x, T, weights) for the repeat-purchase models."""
+    x = as_vector(frequency, "frequency")
+    t_x = as_vector(recency, "recency")
+    t = as_vector(T, "T")
+    n = check_lengths(frequency=x, recency=t_x, T=t)
+    w = weights_of(weights, n)
+    if (x < 0).any() or (x != np.round(x)).any():
+        raise ValueError("frequency must be non-negative whole numbers")
+    if (t <= 0).any() or (t_x < 0).any() or (t_x > t).any():
+        raise ValueError("need 0 <= recency <= T and T > 0")
+    if (t_x[x == 0] != 0).any():
+        raise ValueError("recency must be 0 for customers without repeat purchases")
+    (x, t_x, t), w = fold([x, t_x, t], w)
+    return x, t_x, t, w
 
 
 @dataclass(frozen=True)
@@ -73,7 +127,7 @@ class Fit:
 
 
 def maximize(objective: Objective, start: FloatArray, tol: float, max_iter: int) -> Fit:
-    """Minimize the mean negative log-likelihood over log-parameters (BFGS, analytic gradient)."""
+    """Minimize the mean negative log-likelihood over log-parameters (BFGS with its gradient)."""
     result = minimize(
         objective,
         start,
@@ -90,7 +144,7 @@ def maximize(objective: Objective, start: FloatArray, tol: float, max_iter: int)
 
 
 def covariance(objective: Objective, log_params: FloatArray, total_weight: float) -> FloatArray:
-    """Covariance of the natural parameters from the Hessian of the total negative LL."""
+    """Covariance of the natural parameters: Hessian by central differences of the gradient."""
     k = len(log_params)
     hessian = np.empty((k, k))
     for i in range(k):
@@ -99,7 +153,76 @@ def covariance(objective: Objective, log_params: FloatArray, total_weight: float
         up[i] += step
         down[i] -= step
         hessian[:, i] = (objective(up)[1] - objective(down)[1]) / (2 * step)
-    hessian = (hessian + hessian.T) / 2 * total_weight
-    log_cov = np.linalg.pinv(hessian)
+    return _delta_method((hessian + hessian.T) / 2 * total_weight, log_params)
+
+
+def central_gradient(value: Callable[[FloatArray], float], step: float = 1e-5) -> Objective:
+    """An objective whose gradient is taken by central differences of `value` (2k calls).
+
+    With values accurate to ~1e-15, a step of 1e-5 in log-parameters balances rounding
+    (~1e-15 / step) against truncation (~step^2): gradients good to ~1e-10.
+    """
+
+    def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
+        grad = np.empty(len(log_params))
+        for i in range(len(log_params)):
+            shift = np.zeros(len(log_params))
+            shift[i] = step
+            grad[i] = (value(log_params + shift) - value(log_params - shift)) / (2 * step)
+        return value(log_params), grad
+
+    return objective
+
+
+def covariance_from_values(
+    value: Callable[[FloatArray], float], log_params: FloatArray, total_weight: float
+) -> FloatArray:
+    """Covariance of the natural parameters: Hessian by central second differences of values.
+
+    A step of 1e-3 balances rounding (~1e-15 / step^2) against truncation (~step^2); the
+    2k^2 calls are fewer than differencing a numerical gradient, and more accurate.
+    """
+    k, h = len(log_params), 1e-3
+    unit = np.eye(k) * h
+    center = value(log_params)
+    hessian = np.empty((k, k))
+    for i in range(k):
+        hessian[i, i] = (
+            value(log_params + unit[i]) - 2 * center + value(log_params - unit[i])
+        ) / h**2
+        for j in range(i):
+            hessian[i, j] = hessian[j, i] = (
+                value(log_params + unit[i] + unit[j])
+                - value(log_params + unit[i] - unit[j])
+                - value(log_params - unit[i] + unit[j])
+                + value(log_params - unit[i] - unit[j])
+            ) / (4 * h**2)
+    return _delta_method(hessian * total_weight, log_params)
+
+
+def _delta_method(log_hessian: FloatArray, log_params: FloatArray) -> FloatArray:
+    """Covariance of theta = exp(log-parameters) from the Hessian of the total negative LL."""
+    log_cov = np.linalg.pinv(log_hessian)
     jacobian = np.diag(np.exp(log_params))  # d theta / d log theta
     return np.asarray(jacobian @ log_cov @ jacobian, dtype=np.float64)
+
+
+def summary_table(params: Mapping[str, float], standard_errors: Mapping[str, float]) -> pa.Table:
+    """A pyarrow table of parameter, estimate, standard_error and a 95% interval.
+
+    The interval is symmetric on the log scale the parameters were fitted on,
+    theta * exp(+-1.96 se / theta), so it never crosses zero as theta +- 1.96 se can.
+    """
+    names = list(params)
+    theta = np.array([params[k] for k in names])
+    se = np.array([standard_errors[k] for k in names])
+    spread = np.exp(Z_95 * se / theta)
+    return pa.table(
+        {
+            "parameter": names,
+            "estimate": theta,
+            "standard_error": se,
+            "lower_95": theta / spread,
+            "upper_95": theta * spread,
+        }
+    )

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Self
 
 import numpy as np
+import pyarrow as pa
 from numpy.typing import ArrayLike
 from scipy.special import digamma, gammaln
 
@@ -25,6 +26,7 @@ from lifetide.models.fitting import (
     covariance,
     fold,
     maximize,
+    summary_table,
     weights_of,
 )
 
@@ -69,7 +71,7 @@ class GammaGamma:
     transactions x >= 1 and their mean value m_x > 0 (lifetimes' convention: repeat
     transactions only); identical rows are folded into weights. Learned: `params_`
     (p, q, gamma; gamma in the money unit), `standard_errors_`, `covariance_`,
-    `log_likelihood_`.
+    `log_likelihood_`, `n_customers_` and `converged_`; `summary` tabulates them.
     """
 
     def __init__(self, penalizer: float = 0.0, tol: float = 1e-8, max_iter: int = 2_000) -> None:
@@ -119,13 +121,18 @@ class GammaGamma:
         self.converged_ = fit.converged
         return self
 
+    @property
+    def summary(self) -> pa.Table:
+        """Parameters with standard errors and 95% intervals (log-scale), one row each."""
+        return summary_table(self.params_, self.standard_errors_)
+
     def conditional_expected_average_value(
         self, frequency: ArrayLike, monetary_value: ArrayLike
     ) -> FloatArray:
-        """E[M | x, m_x] = (gamma + m_x x) p / (p x + q - 1) (Fader, Hardie & Lee 2005, eq. 4).
+        """E[M | x, m_x] = (gamma + m_x x) p / (p x + q - 1) (Fader & Hardie 2013, eq. 5).
 
-        A weighted mean of the population mean p gamma / (q - 1) and the customer's own m_x;
-        customers with x = 0 get the population mean.
+        A weighted mean of the population mean p gamma / (q - 1) and the customer's own m_x
+        (Fader, Hardie & Lee 2005, JMR); customers with x = 0 get the population mean.
         """
         p, q, gamma = (self.params_[k] for k in PARAMS)
         x = np.asarray(frequency, dtype=np.float64)
