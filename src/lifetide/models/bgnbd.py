@@ -15,11 +15,11 @@ from dataclasses import dataclass, replace
 from typing import Self
 
 import numpy as np
-import pyarrow as pa
 from numpy.typing import ArrayLike
 from scipy.special import digamma, expit, gammaln, hyp2f1
 
 from lifetide.models.fitting import (
+    FittedModel,
     FloatArray,
     IntArray,
     as_vector,
@@ -27,7 +27,6 @@ from lifetide.models.fitting import (
     dot,
     histories,
     maximize,
-    summary_table,
 )
 
 PARAMS = ("r", "alpha", "a", "b")
@@ -196,7 +195,7 @@ def bgnbd_log_likelihood(
     return _log_likelihood_terms(r, alpha, a, b, x, t_x, t)[0]
 
 
-class BGNBD:
+class BGNBD(FittedModel):
     """BG/NBD lifetime model fitted by maximum likelihood (Fader, Hardie & Lee 2005).
 
     `fit(frequency, recency, T, weights=None)` takes repeat purchases x, the time of the last
@@ -240,18 +239,9 @@ class BGNBD:
         theta = np.exp(fit.log_params)
         unscale = np.array([1.0, 1.0 / scale, 1.0, 1.0])
         cov = covariance(objective, fit.log_params, total) * np.outer(unscale, unscale)
-        self.params_ = dict(zip(PARAMS, (theta * unscale).tolist(), strict=True))
-        self.covariance_ = cov
-        self.standard_errors_ = dict(zip(PARAMS, np.sqrt(np.diag(cov)).tolist(), strict=True))
+        self._keep_fit(PARAMS, theta * unscale, cov, total, fit.converged)
         self.log_likelihood_ = _total(theta * unscale, data)[0]
-        self.n_customers_ = total
-        self.converged_ = fit.converged
         return self
-
-    @property
-    def summary(self) -> pa.Table:
-        """Parameters with standard errors and 95% intervals (log-scale), one row each."""
-        return summary_table(self.params_, self.standard_errors_)
 
     def _theta(self) -> tuple[float, float, float, float]:
         p = self.params_

@@ -226,3 +226,34 @@ def summary_table(params: Mapping[str, float], standard_errors: Mapping[str, flo
             "upper_95": theta * spread,
         }
     )
+
+
+class FittedModel:
+    """What every fitted model keeps: parameters, their uncertainty, and a summary table."""
+
+    params_: dict[str, float]
+    covariance_: FloatArray
+    standard_errors_: dict[str, float]
+    log_likelihood_: float
+    n_customers_: float
+    converged_: bool
+
+    def _keep_fit(
+        self,
+        names: tuple[str, ...],
+        theta: FloatArray,
+        cov: FloatArray,
+        total: float,
+        converged: bool,
+    ) -> None:
+        """Store the fitted parameters (natural scale) with their covariance."""
+        self.params_ = dict(zip(names, theta.tolist(), strict=True))
+        self.covariance_ = cov
+        self.standard_errors_ = dict(zip(names, np.sqrt(np.diag(cov)).tolist(), strict=True))
+        self.n_customers_ = total
+        self.converged_ = converged
+
+    @property
+    def summary(self) -> pa.Table:
+        """Parameters with standard errors and 95% intervals (log-scale), one row each."""
+        return summary_table(self.params_, self.standard_errors_)

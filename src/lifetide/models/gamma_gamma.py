@@ -15,18 +15,17 @@ from __future__ import annotations
 from typing import Self
 
 import numpy as np
-import pyarrow as pa
 from numpy.typing import ArrayLike
 from scipy.special import digamma, gammaln
 
 from lifetide.models.fitting import (
+    FittedModel,
     FloatArray,
     as_vector,
     check_lengths,
     covariance,
     fold,
     maximize,
-    summary_table,
     weights_of,
 )
 
@@ -64,7 +63,7 @@ def gamma_gamma_log_likelihood(
     return _log_likelihood_terms(p, q, gamma, x, m)[0]
 
 
-class GammaGamma:
+class GammaGamma(FittedModel):
     """Gamma-Gamma spend model fitted by maximum likelihood (Fader & Hardie 2013).
 
     `fit(frequency, monetary_value, weights=None)` takes, per customer, the number of
@@ -112,19 +111,10 @@ class GammaGamma:
         unscale = np.array([1.0, 1.0, scale])
         theta = np.exp(fit.log_params) * unscale
         cov = covariance(objective, fit.log_params, total) * np.outer(unscale, unscale)
-        self.params_ = dict(zip(PARAMS, theta.tolist(), strict=True))
-        self.covariance_ = cov
-        self.standard_errors_ = dict(zip(PARAMS, np.sqrt(np.diag(cov)).tolist(), strict=True))
+        self._keep_fit(PARAMS, theta, cov, total, fit.converged)
         p, q, gamma = theta
         self.log_likelihood_ = float(w @ _log_likelihood_terms(p, q, gamma, x, m)[0])
-        self.n_customers_ = total
-        self.converged_ = fit.converged
         return self
-
-    @property
-    def summary(self) -> pa.Table:
-        """Parameters with standard errors and 95% intervals (log-scale), one row each."""
-        return summary_table(self.params_, self.standard_errors_)
 
     def conditional_expected_average_value(
         self, frequency: ArrayLike, monetary_value: ArrayLike

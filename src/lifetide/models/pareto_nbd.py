@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import Self
 
 import numpy as np
-import pyarrow as pa
 from numpy.typing import ArrayLike
 from scipy.special import gammaln, hyp2f1
 
 from lifetide.models.fitting import (
+    FittedModel,
     FloatArray,
     IntArray,
     as_vector,
@@ -31,7 +31,6 @@ from lifetide.models.fitting import (
     dot,
     histories,
     maximize,
-    summary_table,
     unique_rows,
 )
 
@@ -166,7 +165,7 @@ def _growth(shape: float, log_ratio: FloatArray) -> FloatArray:
     return np.asarray(-np.expm1(-k * log_ratio) / k)
 
 
-class ParetoNBD:
+class ParetoNBD(FittedModel):
     """Pareto/NBD lifetime model fitted by maximum likelihood (Schmittlein et al. 1987).
 
     `fit(frequency, recency, T, weights=None)` takes repeat purchases x, the time of the last
@@ -212,18 +211,9 @@ class ParetoNBD:
         theta = np.exp(fit.log_params)
         unscale = np.array([1.0, 1.0 / scale, 1.0, 1.0 / scale])
         cov = covariance_from_values(value, fit.log_params, total) * np.outer(unscale, unscale)
-        self.params_ = dict(zip(PARAMS, (theta * unscale).tolist(), strict=True))
-        self.covariance_ = cov
-        self.standard_errors_ = dict(zip(PARAMS, np.sqrt(np.diag(cov)).tolist(), strict=True))
+        self._keep_fit(PARAMS, theta * unscale, cov, total, fit.converged)
         self.log_likelihood_ = dot(w, _log_likelihood(*self._theta(), x, t_x, t))
-        self.n_customers_ = total
-        self.converged_ = fit.converged
         return self
-
-    @property
-    def summary(self) -> pa.Table:
-        """Parameters with standard errors and 95% intervals (log-scale), one row each."""
-        return summary_table(self.params_, self.standard_errors_)
 
     def _theta(self) -> tuple[float, float, float, float]:
         p = self.params_
