@@ -116,10 +116,8 @@ def _last_by(rows: list[dict[str, Any]], key: tuple[str, ...]) -> list[dict[str,
 def _write(con: Any, table: Table, rows: list[dict[str, Any]]) -> int:
     if not rows:
         return 0
-    schema = arrow_schema(table)
-    data = pa.Table.from_pylist(
-        [{c: row.get(c) for c in schema.names} for row in rows], schema=schema
-    )
+    # from_pylist takes the schema's columns by name and fills missing ones with null.
+    data = pa.Table.from_pylist(rows, schema=arrow_schema(table))
     con.register(TYPED, data)
     try:
         return write(con, table, data.num_rows).inserted
