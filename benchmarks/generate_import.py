@@ -18,7 +18,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from measure import run
+from measure import run, synth_command
 
 TABLES = ("products", "customers", "orders", "order_items", "events")
 
@@ -56,16 +56,7 @@ def main() -> None:
         "customers": args.customers,
     }
     results["synth"] = run(
-        [
-            lifetide,
-            "synth",
-            "--customers",
-            str(args.customers),
-            "--seed",
-            str(args.seed),
-            "--out",
-            str(source),
-        ],
+        synth_command(lifetide, args.customers, args.seed, source),
         env,
     )
     results["import"] = run([lifetide, "import", "all", str(source)], env)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from measure import run
+from measure import run, synth_command
 
 
 def pair_counts(labels: dict[str, int]) -> Counter[int]:
@@ -61,16 +61,7 @@ def main() -> None:
     if not (args.reuse and (data / "warehouse.duckdb").exists()):
         shutil.rmtree(args.workdir, ignore_errors=True)
         subprocess.run(
-            [
-                lifetide,
-                "synth",
-                "--customers",
-                str(args.customers),
-                "--seed",
-                str(args.seed),
-                "--out",
-                str(source),
-            ],
+            synth_command(lifetide, args.customers, args.seed, source),
             env=env,
             check=True,
             capture_output=True,

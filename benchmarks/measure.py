@@ -17,3 +17,17 @@ def run(argv: list[str], env: dict[str, str]) -> dict[str, float]:
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"{' '.join(argv)} failed with status {status}")
     return {"seconds": round(seconds, 1), "peak_rss_gib": round(usage.ru_maxrss / 1024**2, 2)}
+
+
+def synth_command(lifetide: str, customers: int, seed: int, out: object) -> list[str]:
+    """The `lifetide synth` command line that generates a retailer into `out`."""
+    return [
+        lifetide,
+        "synth",
+        "--customers",
+        str(customers),
+        "--seed",
+        str(seed),
+        "--out",
+        str(out),
+    ]
