@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+
+# Before anything loads numpy: see lifetide/__init__.py.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
