@@ -7,10 +7,11 @@ process can run with its own.
 from __future__ import annotations
 
 import os
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -58,6 +59,26 @@ class Settings(BaseSettings):
         description="DuckDB memory limit; beyond it DuckDB spills to disk.",
         pattern=r"(?i)^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$",
     )
+    lifecycle_thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description=(
+            "Overrides of the lifecycle-stage thresholds, as JSON, e.g. "
+            '{"new_days": 30, "vip_share": 0.1}; see docs/models.md.'
+        ),
+    )
+
+    @field_validator("lifecycle_thresholds")
+    @classmethod
+    def _known_thresholds(cls, value: dict[str, float]) -> dict[str, float]:
+        from lifetide.models.lifecycle import LifecycleThresholds  # numpy: only when set
+
+        if value:
+            try:
+                LifecycleThresholds(**dict[str, Any](value))
+            except TypeError as err:
+                known = ", ".join(f.name for f in fields(LifecycleThresholds))
+                raise ValueError(f"{err}; the thresholds are: {known}") from None
+        return value
 
     @classmethod
     def settings_customise_sources(

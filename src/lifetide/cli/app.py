@@ -12,6 +12,7 @@ from lifetide.cli.data import import_, imports, summary, synth
 from lifetide.cli.db import db_app
 from lifetide.cli.demo import demo
 from lifetide.cli.identity import identity_app, profile
+from lifetide.cli.score import report_app, score
 from lifetide.cli.serve import load, serve, source_app
 from lifetide.cli.state import CliState, console, data_dir_option
 
@@ -60,6 +61,8 @@ app.command()(load)
 app.add_typer(source_app, name="source")
 app.add_typer(identity_app, name="identity")
 app.command()(profile)
+app.command()(score)
+app.add_typer(report_app, name="report")
 app.add_typer(db_app, name="db")
 
 
