@@ -209,6 +209,8 @@ def test_single_orders_zero_spend_and_dates_after_the_as_of_date(
             subtotal = "0" if customer == 0 else str(10 + customer)
             orders.append(_order(n, customer, f"2025-{month * 2:02d}-10", subtotal))
     orders.append(_order(9999, 1, "2026-03-01"))  # after the as-of date
+    # A discount larger than the subtotal: a free order, not negative spend.
+    orders.append(_order(9998, 2, "2025-11-20", subtotal="10", discount="15"))
     scored = _score_shop(app, tmp_path, customers=61, orders=orders)
     assert any("1 orders dated after 2025-12-31" in n for n in scored["result"].notes)
     stages = {r["lifecycle_stage"] for r in scored["rows"]}
@@ -216,3 +218,4 @@ def test_single_orders_zero_spend_and_dates_after_the_as_of_date(
     buyers = [r for r in scored["rows"] if r["orders"]]
     assert all(r["clv_12m"] is not None and r["clv_12m"] >= 0 for r in buyers)
     assert max(r["orders"] for r in buyers) == 5
+    assert all(r["net_spend"] >= 0 and r["expected_order_value"] >= 0 for r in buyers)
