@@ -24,23 +24,9 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from lifetide.models.fitting import FloatArray, IntArray, as_vector
+from lifetide.models.fitting import FloatArray, IntArray, PurchaseModel, as_vector
 
 DAYS_PER_MONTH = 365.25 / 12
-
-
-class PurchaseModel(Protocol):
-    """A fitted repeat-purchase model: expected purchases in the next t given (x, t_x, T)."""
-
-    def conditional_expected_purchases(
-        self,
-        t: ArrayLike,
-        frequency: ArrayLike,
-        recency: ArrayLike,
-        T: ArrayLike,  # noqa: N803 (T is the literature's name)
-    ) -> FloatArray:
-        """E[Y(t) | x, t_x, T]."""
-        ...
 
 
 @runtime_checkable

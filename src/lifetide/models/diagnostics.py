@@ -24,26 +24,16 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from lifetide.models.fitting import FloatArray, as_vector, check_lengths
+from lifetide.models.fitting import FloatArray, PurchaseModel, as_vector, check_lengths
 
 IntArray = NDArray[np.int64]
 
 
-class RepeatPurchaseModel(Protocol):
+class RepeatPurchaseModel(PurchaseModel, Protocol):
     """What the diagnostics need of a fitted model: BG/NBD and Pareto/NBD both qualify."""
 
     def expected_repeat_purchases(self, t: ArrayLike) -> FloatArray:
         """E[X(t)] for a new customer."""
-        ...
-
-    def conditional_expected_purchases(
-        self,
-        t: ArrayLike,
-        frequency: ArrayLike,
-        recency: ArrayLike,
-        T: ArrayLike,  # noqa: N803 (T is the literature's name)
-    ) -> FloatArray:
-        """E[Y(t) | x, t_x, T]."""
         ...
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -257,3 +258,17 @@ class FittedModel:
     def summary(self) -> pa.Table:
         """Parameters with standard errors and 95% intervals (log-scale), one row each."""
         return summary_table(self.params_, self.standard_errors_)
+
+
+class PurchaseModel(Protocol):
+    """A fitted repeat-purchase model: expected purchases in the next t given (x, t_x, T)."""
+
+    def conditional_expected_purchases(
+        self,
+        t: ArrayLike,
+        frequency: ArrayLike,
+        recency: ArrayLike,
+        T: ArrayLike,  # noqa: N803 (T is the literature's name)
+    ) -> FloatArray:
+        """E[Y(t) | x, t_x, T]."""
+        ...

@@ -75,7 +75,7 @@ def bases(warehouse: Warehouse, until: dt.date, earliest: dt.date | None = None)
     bought = purchases(warehouse, None, end)
     items = warehouse.table("order_items")
     products = warehouse.table("products").select("product_id", "price_tier")
-    lines = bought.select("order_id", "profile_id", "promo_code", "ordered_at").inner_join(
+    lines = bought.select("order_id", "profile_id", "promo_code", "ordered_at", "day").inner_join(
         items, "order_id"
     )
     lines = lines.left_join(products, "product_id").drop("product_id_right")

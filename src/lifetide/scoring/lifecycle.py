@@ -14,6 +14,7 @@ from lifetide.models.lifecycle import (
     stage_counts,
 )
 from lifetide.scoring.lifetime import DAYS_PER_WEEK, LifetimeModels, LifetimePredictions
+from lifetide.scoring.tables import floats
 
 
 @dataclass(frozen=True)
@@ -22,11 +23,6 @@ class Stages:
 
     stages: np.ndarray
     counts: dict[str, int]
-
-
-def _floats(table: pa.Table, name: str) -> np.ndarray:
-    column = table.column(name).cast(pa.float64()).fill_null(0.0)
-    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 def expected_gaps(x: np.ndarray, t_x_days: np.ndarray, models: LifetimeModels) -> np.ndarray:
@@ -46,19 +42,19 @@ def lifecycle(
     thresholds: LifecycleThresholds,
 ) -> Stages:
     """Stages from orders, recency, time since the first purchase, P(alive) and the gap."""
-    orders = _floats(features, "orders")
-    x = _floats(features, "x")
+    orders = floats(features, "orders", fill=0.0)
+    x = floats(features, "x", fill=0.0)
     weeks = DAYS_PER_WEEK
     # t_x and T are in weeks from the first purchase day; T runs to the day after the date.
-    t_x_days = np.rint(_floats(features, "t_x") * weeks)
-    since_first = np.where(orders > 0, np.rint(_floats(features, "T") * weeks) - 1, 0.0)
+    t_x_days = np.rint(floats(features, "t_x", fill=0.0) * weeks)
+    since_first = np.where(orders > 0, np.rint(floats(features, "T", fill=0.0) * weeks) - 1, 0.0)
     stages = lifecycle_stages(
         orders,
-        _floats(features, "recency_days"),
+        floats(features, "recency_days", fill=0.0),
         since_first,
         life.p_alive if models.purchase is not None else None,
         expected_gaps(x, t_x_days, models),
-        _floats(features, "net_spend"),
+        floats(features, "net_spend", fill=0.0),
         thresholds,
     )
     return Stages(stages, stage_counts(stages))

@@ -32,7 +32,7 @@ from lifetide.scoring.propensities import Evaluation, feature_names, matrix, pro
 from lifetide.scoring.recommend import recommendations
 from lifetide.scoring.replenish import replenishment
 from lifetide.scoring.report import build_report
-from lifetide.scoring.tables import append_run, nullable, replace_table
+from lifetide.scoring.tables import append_run, floats, nullable, replace_table
 from lifetide.scoring.tops import TopShareEvaluation, evaluate_top_share
 
 OnStage = Callable[[str, int, int], None]
@@ -132,14 +132,14 @@ class Scorer:
 
         started = time.perf_counter()
         self.on_stage("lifetime value", 0, 1)
-        x, t_x, big_t, monetary = (_floats(now, c) for c in ("x", "t_x", "T", "monetary"))
+        x, t_x, big_t, monetary = (floats(now, c) for c in ("x", "t_x", "T", "monetary"))
         buyers = orders > 0
         models = fit_lifetime(
             x[buyers],
             t_x[buyers],
             big_t[buyers],
             monetary[buyers],
-            _floats(now, "average_order_value")[buyers],
+            floats(now, "average_order_value")[buyers],
         )
         result.notes.extend(models.notes)
         # The lifetime models describe customers after their first purchase: prospects get
@@ -208,18 +208,23 @@ class Scorer:
 
         started = time.perf_counter()
         self.on_stage("preferences", 0, 1)
-        prefs = preferences(app.warehouse, now, options.as_of, cats)
+        prefs = preferences(app.warehouse, now, options.as_of, cats, self._inputs)
         self._timed("preferences", started)
 
         started = time.perf_counter()
         self.on_stage("replenishment", 0, 1)
-        due = replenishment(app.warehouse, now, options.as_of)
+        due = replenishment(app.warehouse, now, options.as_of, self._inputs)
         self._timed("replenishment", started)
 
         started = time.perf_counter()
         self.on_stage("recommendations", 0, 1)
         recs = recommendations(
-            app.warehouse, now, options.as_of, options.recommendations, options.evaluate
+            app.warehouse,
+            now,
+            options.as_of,
+            options.recommendations,
+            options.evaluate,
+            self._inputs,
         )
         if recs.metrics:
             result.metrics["recommendations"] = recs.metrics
@@ -275,6 +280,7 @@ class Scorer:
             stages.counts,
             recs.metrics,
             result.notes,
+            self._inputs,
         )
         save_report(report, app.settings.data_dir / "reports" / "models.json")
         self._timed("report", started)
@@ -357,10 +363,10 @@ class Scorer:
             outcomes, "profile_id", join_type="left outer"
         )
         ordered = joined.sort_by("profile_id")
-        bought = _floats(ordered, "future_orders", fill=0.0) > 0
+        bought = floats(ordered, "future_orders", fill=0.0) > 0
         if outcome == "purchase":
             return matrix(ordered, names), bought.astype(np.int8)
-        returned = _floats(ordered, "returned_items", fill=0.0) > 0
+        returned = floats(ordered, "returned_items", fill=0.0) > 0
         return matrix(ordered, names)[bought], returned[bought].astype(np.int8)
 
     def features_as_of(self, cut: dt.date) -> pa.Table | None:
@@ -371,10 +377,3 @@ class Scorer:
         orders = self.app.warehouse.table("orders")
         end = feat.AsOf(self.options.as_of).end
         return int(orders.filter(orders.ordered_at >= end).count().to_pyarrow().as_py())
-
-
-def _floats(table: pa.Table, name: str, fill: float | None = None) -> np.ndarray:
-    column = table.column(name).cast(pa.float64())
-    if fill is not None:
-        column = column.fill_null(fill)
-    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)

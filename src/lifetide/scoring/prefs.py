@@ -10,7 +10,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lifetide.models.preferences import TIERS, discount_sensitivity, price_tiers
-from lifetide.scoring.features import AsOf, purchases, slug
+from lifetide.scoring.features import Bases, bases, slug
+from lifetide.scoring.tables import floats
 from lifetide.warehouse.connection import Warehouse
 
 
@@ -25,24 +26,24 @@ class Preferences:
     category_tiers: dict[str, pa.Array]
 
 
-def _column(table: pa.Table, name: str) -> np.ndarray:
-    return np.asarray(table.column(name).cast(pa.float64()).to_numpy(), dtype=np.float64)
-
-
 def preferences(
-    warehouse: Warehouse, features: pa.Table, as_of: dt.date, cats: list[str]
+    warehouse: Warehouse,
+    features: pa.Table,
+    as_of: dt.date,
+    cats: list[str],
+    inputs: Bases | None = None,
 ) -> Preferences:
-    """Discount sensitivity from the feature table; price tiers from units by category."""
+    """Discount sensitivity from the feature table; price tiers from units by category.
+
+    `inputs` (from `features.bases`, up to `as_of`) are the run's shared joined lines.
+    """
     discount = discount_sensitivity(
-        _column(features, "units"),
-        _column(features, "units_discounted"),
-        _column(features, "units_clearance"),
-        orders=_column(features, "item_orders"),
+        floats(features, "units"),
+        floats(features, "units_discounted"),
+        floats(features, "units_clearance"),
+        orders=floats(features, "item_orders"),
     )
-    bought = purchases(warehouse, None, AsOf(as_of).end).select("order_id", "profile_id")
-    items = warehouse.table("order_items").select("order_id", "product_id", "category", "quantity")
-    products = warehouse.table("products").select("product_id", "price_tier")
-    lines = bought.inner_join(items, "order_id").inner_join(products, "product_id")
+    lines = (inputs or bases(warehouse, as_of)).lines
     cells = (
         lines.group_by(["profile_id", "category", "price_tier"])
         .agg(units=lines.quantity.sum().cast("float64"))

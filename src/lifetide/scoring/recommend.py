@@ -25,14 +25,13 @@ from lifetide.models.recommend import (
     time_split,
 )
 from lifetide.models.recommend.recommender import Strategy
-from lifetide.scoring.features import AsOf, purchases
-from lifetide.scoring.tables import epoch_day
+from lifetide.scoring.features import Bases, bases
+from lifetide.scoring.tables import EPOCH, epoch_day
 from lifetide.warehouse.connection import Warehouse
 
 TEST_DAYS = 90
 EVALUATION_USERS = 100_000
 METHODS: tuple[Strategy, ...] = ("blend", "als", "cooccurrence", "popularity")
-EPOCH = dt.date(1970, 1, 1)
 
 
 @dataclass
@@ -45,12 +44,8 @@ class Recommendations:
     notes: list[str] = field(default_factory=list)
 
 
-def _lines(
-    warehouse: Warehouse, features: pa.Table, as_of: dt.date, product_ids: pa.Array
-) -> Interactions | None:
-    bought = purchases(warehouse, None, AsOf(as_of).end).select("order_id", "profile_id", "day")
-    items = warehouse.table("order_items").select("order_id", "product_id", "quantity")
-    lines = bought.inner_join(items, "order_id")
+def _lines(inputs: Bases, features: pa.Table, product_ids: pa.Array) -> Interactions | None:
+    lines = inputs.lines
     table = lines.select(
         "profile_id",
         "product_id",
@@ -117,15 +112,23 @@ def _evaluate(
 
 
 def recommendations(
-    warehouse: Warehouse, features: pa.Table, as_of: dt.date, k: int, evaluate_first: bool
+    warehouse: Warehouse,
+    features: pa.Table,
+    as_of: dt.date,
+    k: int,
+    evaluate_first: bool,
+    inputs: Bases | None = None,
 ) -> Recommendations:
-    """Top-k products per profile, products bought together, and the held-out figures."""
+    """Top-k products per profile, products bought together, and the held-out figures.
+
+    `inputs` (from `features.bases`, up to `as_of`) are the run's shared joined lines.
+    """
     catalog = warehouse.table("products").select("product_id", "replenishable")
     catalog = catalog.order_by("product_id").to_pyarrow()
     product_ids = catalog.column("product_id").combine_chunks()
     replenishable = catalog.column("replenishable").fill_null(False).to_numpy(zero_copy_only=False)
     empty = Recommendations(_recommendation_table([], [], [], [], []), _together_table([], [], []))
-    lines = _lines(warehouse, features, as_of, product_ids)
+    lines = _lines(inputs or bases(warehouse, as_of), features, product_ids)
     if lines is None:
         empty.notes.append("no purchases: no recommendations")
         return empty

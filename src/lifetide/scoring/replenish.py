@@ -22,13 +22,13 @@ from lifetide.models.replenishment import (
     due_dates,
     product_intervals,
 )
-from lifetide.scoring.features import AsOf, purchases
-from lifetide.scoring.tables import as_date, epoch_day
+from lifetide.scoring.features import Bases, bases
+from lifetide.scoring.tables import EPOCH, as_date, epoch_day
 from lifetide.warehouse.connection import Warehouse
 
 # A due date further in the past than this is a lapsed habit, not a reminder to send.
 STALE_AFTER_DAYS = 30
-EPOCH = ibis.date(1970, 1, 1)
+EPOCH_DAY = ibis.date(EPOCH)
 
 
 @dataclass(frozen=True)
@@ -41,13 +41,11 @@ class Replenishment:
     next_product: pa.Array  # product id per feature row
 
 
-def _pair_days(warehouse: Warehouse, as_of: dt.date) -> pa.Table:
+def _pair_days(warehouse: Warehouse, inputs: Bases) -> pa.Table:
     """(profile, product, day, units, previous day, previous units) for replenishable products."""
-    bought = purchases(warehouse, None, AsOf(as_of).end).select("order_id", "profile_id", "day")
-    items = warehouse.table("order_items").select("order_id", "product_id", "quantity")
     products = warehouse.table("products")
     staples = products.filter(products.replenishable).select("product_id")
-    lines = bought.inner_join(items, "order_id").inner_join(staples, "product_id")
+    lines = inputs.lines.inner_join(staples, "product_id")
     per_day = lines.group_by(["profile_id", "product_id", "day"]).agg(
         units=lines.quantity.sum().cast("float64")
     )
@@ -61,13 +59,18 @@ def _pair_days(warehouse: Warehouse, as_of: dt.date) -> pa.Table:
         "product_id",
         "units",
         "previous_units",
-        day=per_day.day.delta(EPOCH, unit="day"),
-        previous_day=per_day.previous_day.delta(EPOCH, unit="day"),
+        day=per_day.day.delta(EPOCH_DAY, unit="day"),
+        previous_day=per_day.previous_day.delta(EPOCH_DAY, unit="day"),
     ).to_pyarrow()
 
 
-def replenishment(warehouse: Warehouse, features: pa.Table, as_of: dt.date) -> Replenishment:
-    """Intervals per product and the next due date per profile and replenishable product."""
+def replenishment(
+    warehouse: Warehouse, features: pa.Table, as_of: dt.date, inputs: Bases | None = None
+) -> Replenishment:
+    """Intervals per product and the next due date per profile and replenishable product.
+
+    `inputs` (from `features.bases`, up to `as_of`) are the run's shared joined lines.
+    """
     catalog = (
         warehouse.table("products")
         .select("product_id", "replenishable", "replenish_days")
@@ -76,7 +79,7 @@ def replenishment(warehouse: Warehouse, features: pa.Table, as_of: dt.date) -> R
     )
     product_ids = catalog.column("product_id")
     n_products = catalog.num_rows
-    rows = _pair_days(warehouse, as_of)
+    rows = _pair_days(warehouse, inputs or bases(warehouse, as_of))
     product = pc.index_in(rows.column("product_id"), value_set=product_ids).to_numpy()
     profile = rows.column("profile_id").to_numpy()
     day = rows.column("day").to_numpy()

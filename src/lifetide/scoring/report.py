@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+import ibis.expr.types as ir
 import numpy as np
 
 from lifetide.models.diagnostics import conditional_expectations, tracking_curve
@@ -18,14 +19,13 @@ from lifetide.reports.models import (
     TopShareComparison,
     Unavailable,
 )
-from lifetide.scoring.features import AsOf, purchases
+from lifetide.scoring.features import Bases, bases
 from lifetide.scoring.lifetime import DAYS_PER_WEEK, LifetimeModels
 from lifetide.scoring.propensities import Evaluation
-from lifetide.scoring.tables import epoch_day
+from lifetide.scoring.tables import EPOCH, epoch_day
 from lifetide.scoring.tops import HORIZON_DAYS, TopShareEvaluation
 from lifetide.warehouse.connection import Warehouse
 
-EPOCH = dt.date(1970, 1, 1)
 METHOD_NAMES = {
     "blend": "Lifetide (ALS + co-occurrence)",
     "als": "ALS only",
@@ -34,8 +34,7 @@ METHOD_NAMES = {
 }
 
 
-def _data_summary(warehouse: Warehouse, as_of: dt.date, profiles: int, buyers: int) -> Any:
-    bought = purchases(warehouse, None, AsOf(as_of).end)
+def _data_summary(bought: ir.Table, profiles: int, buyers: int) -> Any:
     row = (
         bought.agg(
             orders=bought.count(), first=bought.ordered_at.min(), last=bought.ordered_at.max()
@@ -48,11 +47,10 @@ def _data_summary(warehouse: Warehouse, as_of: dt.date, profiles: int, buyers: i
     return DataSummary(profiles, buyers, row["orders"], row["first"].date(), row["last"].date())
 
 
-def _tracking(warehouse: Warehouse, top: TopShareEvaluation, as_of: dt.date) -> Any:
+def _tracking(bought: ir.Table, top: TopShareEvaluation, as_of: dt.date) -> Any:
     model = top.models.purchase
     if model is None:
         return Unavailable("no BG/NBD fit as of the calibration end")
-    bought = purchases(warehouse, None, AsOf(as_of).end)
     days = bought.select("profile_id", day=bought.day.delta(EPOCH, unit="day")).distinct()
     table = days.order_by(["profile_id", "day"]).to_pyarrow()
     profile = table.column("profile_id").to_numpy()
@@ -102,8 +100,13 @@ def build_report(
     lifecycle_counts: dict[str, int],
     recommendation_metrics: dict[str, dict[str, float]],
     notes: Sequence[str],
+    inputs: Bases | None = None,
 ) -> ModelsReport:
-    """Everything the model report shows for one scoring run."""
+    """Everything the model report shows for one scoring run.
+
+    `inputs` (from `features.bases`, up to `as_of`) are the run's shared purchases.
+    """
+    bought = (inputs or bases(warehouse, as_of)).purchases
     no_test = Unavailable("no time-split test in this run (too little history, or --no-evaluate)")
     classifiers = [
         ClassifierEvaluation(e.name, e.y_true, e.probability, e.auc, e.importances)
@@ -122,14 +125,14 @@ def build_report(
     return ModelsReport(
         title="Lifetide model report",
         as_of=as_of,
-        data=_data_summary(warehouse, as_of, profiles, buyers),
+        data=_data_summary(bought, profiles, buyers),
         bgnbd=_parameters("BG/NBD (time unit: weeks)", models.purchase, "not fit"),
         gamma_gamma=_parameters("Gamma-Gamma", models.spend, "not fit"),
         pareto_nbd=Unavailable(
             "not fit by `lifetide score` (its gradient is numerical; BG/NBD is the production "
             "model); see docs/benchmarks.md for the CDNOW comparison"
         ),
-        tracking=_tracking(warehouse, top, as_of) if top else no_test,
+        tracking=_tracking(bought, top, as_of) if top else no_test,
         conditional=_conditional(top) if top else no_test,
         classifiers=classifiers or no_test,
         top_share=TopShareComparison(top.model, top.naive) if top else no_test,

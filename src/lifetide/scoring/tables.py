@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from lifetide.warehouse.connection import Warehouse
 
+EPOCH = dt.date(1970, 1, 1)
 # The derived tables and what one row is; docs/data-model.md documents their columns.
 SCORING_TABLES = {
     "predictions": "one row per profile: features and every model's prediction",
@@ -105,4 +106,12 @@ def as_date(days: np.ndarray[Any, Any]) -> pa.Array:
 
 def epoch_day(day: dt.date) -> int:
     """Days since 1970-01-01."""
-    return (day - dt.date(1970, 1, 1)).days
+    return (day - EPOCH).days
+
+
+def floats(table: pa.Table, name: str, fill: float | None = None) -> np.ndarray:
+    """A column as float64 numpy; nulls become `fill`, or NaN without one."""
+    column = table.column(name).cast(pa.float64())
+    if fill is not None:
+        column = column.fill_null(fill)
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)

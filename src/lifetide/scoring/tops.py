@@ -19,6 +19,7 @@ import pyarrow as pa
 from lifetide.models.evaluation import TopShareResult, top_share_capture
 from lifetide.scoring.features import Bases, labels
 from lifetide.scoring.lifetime import LifetimeModels, fit_lifetime, predict_lifetime
+from lifetide.scoring.tables import floats
 from lifetide.warehouse.connection import Warehouse
 
 SHARE = 0.2
@@ -50,11 +51,6 @@ class TopShareEvaluation:
         }
 
 
-def _column(table: pa.Table, name: str) -> np.ndarray:
-    column = table.column(name).cast(pa.float64()).fill_null(0.0)
-    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
-
-
 def evaluate_top_share(
     warehouse: Warehouse,
     features: pa.Table,
@@ -71,7 +67,7 @@ def evaluate_top_share(
     buyers = features.filter(pa.compute.greater(features.column("orders"), 0))
     if buyers.num_rows < 50:
         return f"only {buyers.num_rows} customers had bought by {cut}: no top-20% test"
-    x, t_x, big_t, monetary = (_column(buyers, c) for c in ("x", "t_x", "T", "monetary"))
+    x, t_x, big_t, monetary = (floats(buyers, c, fill=0.0) for c in ("x", "t_x", "T", "monetary"))
     models = fit_lifetime(x, t_x, big_t, monetary)
     if models.purchase is None:
         return "; ".join(models.notes) or "no purchase model as of the cut"
@@ -87,11 +83,11 @@ def evaluate_top_share(
     # The join does not keep order: put next year's figures back in the buyers' order.
     order = np.argsort(joined.column("profile_id").to_numpy())
     position = np.argsort(np.argsort(buyers.column("profile_id").to_numpy()))
-    actual = np.maximum(_column(joined, "future_spend")[order][position], 0.0)
-    repeat_days = _column(joined, "future_purchase_days")[order][position]
+    actual = np.maximum(floats(joined, "future_spend", fill=0.0)[order][position], 0.0)
+    repeat_days = floats(joined, "future_purchase_days", fill=0.0)[order][position]
     if actual.sum() <= 0:
         return f"no customer who had bought by {cut} spent in the following year"
-    last_year = _column(buyers, "spend_365d")
+    last_year = floats(buyers, "spend_365d", fill=0.0)
     return TopShareEvaluation(
         cut=cut,
         customers=buyers.num_rows,
