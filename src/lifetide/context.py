@@ -12,6 +12,7 @@ from lifetide.clock import Clock, SystemClock
 from lifetide.collect.journal import Journal
 from lifetide.collect.sources import Sources
 from lifetide.ops.database import create_ops_engine, session_factory, upgrade
+from lifetide.segments.tables import ensure_segment_tables
 from lifetide.settings import Settings
 from lifetide.warehouse.connection import Warehouse
 
@@ -38,12 +39,13 @@ class Lifetide:
 
     @cached_property
     def warehouse(self) -> Warehouse:
-        """The warehouse, with every Lifetide table present."""
+        """The warehouse, with every Lifetide table (and the segment tables) present."""
         warehouse = Warehouse(
             self.settings.resolved_warehouse_url,
             memory_limit=self.settings.warehouse_memory_limit,
         )
         warehouse.ensure_tables()
+        ensure_segment_tables(warehouse.backend)
         return warehouse
 
     @cached_property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -37,6 +38,7 @@ class Warehouse:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.url = url
         self.backend: Any = ibis.connect(url)
+        self._local = threading.local()
         if self.is_duckdb:
             # Timestamps are stored as UTC; a session zone other than UTC would shift
             # every conversion from text with an offset.
@@ -58,6 +60,22 @@ class Warehouse:
         if not self.is_duckdb:
             raise RuntimeError(f"the warehouse at {self.url} is not DuckDB")
         return self.backend.con
+
+    def thread_backend(self) -> Any:
+        """An Ibis backend for the calling thread: on DuckDB, its own cursor of the connection.
+
+        A DuckDB connection must not be used by two threads at once; a cursor is a separate
+        connection to the same database, so request handlers and the worker each get one.
+        """
+        if not self.is_duckdb or threading.current_thread() is threading.main_thread():
+            return self.backend
+        backend = getattr(self._local, "backend", None)
+        if backend is None:
+            cursor = self.duckdb.cursor()
+            cursor.execute("SET TimeZone = 'UTC'")
+            backend = ibis.duckdb.from_connection(cursor)
+            self._local.backend = backend
+        return backend
 
     def ensure_tables(self) -> None:
         """Create any missing Lifetide table (existing ones are left as they are)."""
