@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from typing import Annotated
@@ -19,6 +20,7 @@ from lifetide.identity.profiles import (
     unmerge,
 )
 from lifetide.identity.resolver import IdentityResolver, Thresholds
+from lifetide.scoring.profiles import NoProfiles, sync_profiles
 
 identity_app = typer.Typer(help="Identity resolution: one profile per person.")
 
@@ -49,6 +51,10 @@ def identity_resolve(
             probabilistic=probabilistic,
         )
         summary = resolver.run(on_stage=lambda stage: status.update(stage))
+        # Segments read profiles and their keys in the warehouse: copy them across now.
+        status.update("copying profiles to the warehouse")
+        with app.sessions() as session, contextlib.suppress(NoProfiles):
+            sync_profiles(session, app.warehouse)
     s = summary
     console.print(
         f"{s.records:,} customer records -> {s.profiles:,} profiles "

@@ -2,12 +2,14 @@
 
 Identity resolution keeps profiles in the operational database; the models run in the
 warehouse. Before scoring, the mapping is copied across as `profile_keys` (record ids and
-anonymous ids to profile ids) and `profiles` (every live profile, buyers or not), streamed in
-Arrow batches so a million profiles never sit in Python objects at once.
+anonymous ids to profile ids) and `profiles` (every live profile, buyers or not, with the
+traits and consents segments test), streamed in Arrow batches so a million profiles never sit
+in Python objects at once. `lifetide identity resolve` and `lifetide score` both run it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +17,7 @@ import pyarrow as pa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lifetide.ops.models import Customer, Identity
+from lifetide.ops.models import Consent, Customer, Identity
 from lifetide.warehouse.connection import Warehouse
 
 # Identity kinds that name a warehouse record (orders.customer_id, events.user_id) or a device.
@@ -26,7 +28,26 @@ BATCH_ROWS = 200_000
 PROFILE_KEYS_SCHEMA = pa.schema(
     [("kind", pa.string()), ("value", pa.string()), ("profile_id", pa.int64())]
 )
-PROFILES_SCHEMA = pa.schema([("profile_id", pa.int64())])
+# The profile row as it leaves the operational database; traits from the resolved record.
+RAW_PROFILES_SCHEMA = pa.schema(
+    [
+        ("profile_id", pa.int64()),
+        ("email", pa.string()),
+        ("phone", pa.string()),
+        ("first_name", pa.string()),
+        ("last_name", pa.string()),
+        ("country", pa.string()),
+        ("region", pa.string()),
+        ("city", pa.string()),
+        ("postal_code", pa.string()),
+        ("time_zone", pa.string()),
+        ("birth_date", pa.date32()),
+        ("resolved_at", pa.timestamp("us")),
+    ]
+)
+CONSENTS_SCHEMA = pa.schema(
+    [("profile_id", pa.int64()), ("channel", pa.string()), ("granted", pa.bool_())]
+)
 
 
 class NoProfiles(Exception):
@@ -71,16 +92,68 @@ def sync_profiles(session: Session, warehouse: Warehouse) -> int:
         ),
     )
     profiles = session.execute(
-        select(Customer.id)
+        select(
+            Customer.id,
+            Customer.email,
+            Customer.phone,
+            Customer.first_name,
+            Customer.last_name,
+            Customer.country,
+            Customer.traits,
+            Customer.time_zone,
+            Customer.created_at,
+        )
         .where(Customer.merged_into_id.is_(None))
         .execution_options(yield_per=BATCH_ROWS)
     )
     _replace(
         con,
-        "profiles",
+        "_lifetide_raw_profiles",
         pa.RecordBatchReader.from_batches(
-            PROFILES_SCHEMA, _batches(iter(profiles), PROFILES_SCHEMA)
+            RAW_PROFILES_SCHEMA, _batches(map(_profile_row, profiles), RAW_PROFILES_SCHEMA)
         ),
+        temp=True,
+    )
+    consents = session.execute(
+        select(Consent.customer_id, Consent.channel, Consent.status)
+        .where(Consent.purpose == "marketing", Consent.channel.in_(("email", "sms")))
+        .execution_options(yield_per=BATCH_ROWS)
+    )
+    _replace(
+        con,
+        "_lifetide_consents",
+        pa.RecordBatchReader.from_batches(
+            CONSENTS_SCHEMA,
+            _batches(((c, ch, st == "granted") for c, ch, st in consents), CONSENTS_SCHEMA),
+        ),
+        temp=True,
+    )
+    # A profile was created when its first source record was, not when resolution ran.
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE profiles AS
+        WITH first_record AS (
+            SELECT k.profile_id, min(c.created_at) AS created_at
+            FROM profile_keys k JOIN customers c ON c.customer_id = k.value
+            WHERE k.kind IN ('user_id', 'crm_id')
+            GROUP BY k.profile_id
+        ), consent AS (
+            SELECT profile_id,
+                   bool_or(granted) FILTER (WHERE channel = 'email') AS email_consent,
+                   bool_or(granted) FILTER (WHERE channel = 'sms') AS sms_consent
+            FROM _lifetide_consents GROUP BY profile_id
+        )
+        SELECT r.profile_id, r.email,
+               lower(nullif(split_part(r.email, '@', 2), '')) AS email_domain,
+               r.phone, r.first_name, r.last_name, r.country, r.region, r.city,
+               r.postal_code, r.time_zone, r.birth_date,
+               coalesce(f.created_at, r.resolved_at) AS created_at,
+               consent.email_consent, consent.sms_consent
+        FROM _lifetide_raw_profiles r
+        LEFT JOIN first_record f USING (profile_id)
+        LEFT JOIN consent USING (profile_id)
+        ORDER BY r.profile_id
+        """
     )
     count = int(con.execute("SELECT count(*) FROM profiles").fetchone()[0])
     if count == 0:
@@ -91,10 +164,46 @@ def sync_profiles(session: Session, warehouse: Warehouse) -> int:
     return count
 
 
-def _replace(con: Any, name: str, reader: pa.RecordBatchReader) -> None:
+def _profile_row(row: Any) -> tuple[Any, ...]:
+    pid, email, phone, first, last, country, traits, zone, created = row
+    extra = traits or {}
+    birth = extra.get("birth_date")
+    return (
+        pid,
+        email,
+        phone,
+        first,
+        last,
+        country,
+        _text(extra.get("region")),
+        _text(extra.get("city")),
+        _text(extra.get("postal_code")),
+        zone,
+        _date(birth),
+        created.astimezone(dt.UTC).replace(tzinfo=None) if created.tzinfo else created,
+    )
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def _replace(con: Any, name: str, reader: pa.RecordBatchReader, temp: bool = False) -> None:
     # DuckDB scans the reader as it is consumed: the batches stream from SQLAlchemy.
     con.register("__lifetide_incoming", reader)
+    kind = "TEMP TABLE" if temp else "TABLE"
     try:
-        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM __lifetide_incoming")
+        con.execute(f"CREATE OR REPLACE {kind} {name} AS SELECT * FROM __lifetide_incoming")
     finally:
         con.unregister("__lifetide_incoming")
