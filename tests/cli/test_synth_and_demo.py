@@ -38,10 +38,10 @@ def test_synth_import_summary(tmp_path: Path) -> None:
 
 
 def test_demo_twice_changes_nothing_the_second_time() -> None:
-    first = runner.invoke(app, ["demo", "--customers", "300"])
+    first = runner.invoke(app, ["demo", "--customers", "300", "--no-serve"])
     assert first.exit_code == 0, first.output
     assert "Retailer summary" in first.stdout
-    second = runner.invoke(app, ["demo", "--customers", "300"])
+    second = runner.invoke(app, ["demo", "--customers", "300", "--no-serve"])
     assert second.exit_code == 0, second.output
     lines = [line for line in second.stdout.splitlines() if " rows from " in line]
     assert len(lines) == 5

@@ -1,4 +1,4 @@
-"""`lifetide demo`: generate a retailer, import it, and show it."""
+"""`lifetide demo`: generate a retailer, import, resolve and score it, then open the Studio."""
 
 from __future__ import annotations
 
@@ -9,21 +9,32 @@ import typer
 
 from lifetide.cli.data import import_one, print_summary
 from lifetide.cli.progress import stage_bars
-from lifetide.cli.state import console, state_of
+from lifetide.cli.state import console, fail, state_of
+from lifetide.context import Lifetide
 from lifetide.imports.service import files_in
 from lifetide.warehouse.summary import summarize
+
+DEMO_EMAIL = "demo@lifetide.dev"
+# A known password is the point of a demo account; production refuses to create it.
+DEMO_PASSWORD = "lifetide-demo"  # noqa: S105
 
 
 def demo(
     ctx: typer.Context,
     customers: Annotated[int, typer.Option(min=100, help="People in the demo retailer.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed of the demo retailer.")] = 7,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Run the Studio at the end.")
+    ] = True,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the Studio.")] = 8000,
 ) -> None:
-    """Generate a demo retailer up to today, import it into the embedded stores, summarize it."""
+    """Generate a demo retailer up to today, import, resolve and score it, open the Studio."""
     from lifetide.synth import SynthConfig, generate  # the generator pulls in numpy
 
     started = time.perf_counter()
     with state_of(ctx).lifetide() as app:
+        if app.settings.env == "production":
+            fail("the demo creates a demo account with a known password: not in production", 2)
         source = app.settings.data_dir / "synth"
         today = app.clock.now().date()
         console.rule(f"Lifetide demo: {customers:,} customers, history up to {today}")
@@ -33,7 +44,46 @@ def demo(
             if import_one(app, table, path) is None:
                 raise typer.Exit(1)
         print_summary(summarize(app.warehouse))
+        _resolve_and_score(app)
+        _demo_account(app)
         console.print(
             f"Done in {time.perf_counter() - started:.0f} s. Data in {app.settings.data_dir}; "
             f"ground truth in {source / 'truth'}."
         )
+    if serve:
+        console.print(
+            f"Studio: http://127.0.0.1:{port}/  sign in as {DEMO_EMAIL} / {DEMO_PASSWORD}",
+            highlight=False,
+        )
+        from lifetide.cli.serve import serve as run_server
+
+        run_server(ctx, host="127.0.0.1", port=port, worker=True)
+
+
+def _resolve_and_score(app: Lifetide) -> None:
+    from lifetide.identity.resolver import IdentityResolver
+    from lifetide.scoring.pipeline import ScoreOptions, Scorer
+    from lifetide.scoring.profiles import sync_profiles
+
+    with console.status("resolving identities") as status:
+        summary = IdentityResolver(app.warehouse, app.sessions, app.clock).run(
+            on_stage=lambda stage: status.update(stage)
+        )
+        with app.sessions() as session:
+            sync_profiles(session, app.warehouse)
+    console.print(f"{summary.records:,} customer records -> {summary.profiles:,} profiles")
+    with console.status("scoring customers") as status:
+        as_of = app.clock.now().date()
+        result = Scorer(
+            app, ScoreOptions(as_of=as_of), lambda stage, _done, _total: status.update(stage)
+        ).run()
+    console.print(f"scored {result.profiles:,} profiles as of {as_of}")
+
+
+def _demo_account(app: Lifetide) -> None:
+    from lifetide.accounts.service import accounts_for
+
+    accounts = accounts_for(app)
+    if accounts.user_by_email(DEMO_EMAIL) is None:
+        accounts.create_user(DEMO_EMAIL, DEMO_PASSWORD, "admin", name="Demo Marketer")
+    console.print(f"demo account: {DEMO_EMAIL} / {DEMO_PASSWORD} (admin)", highlight=False)
