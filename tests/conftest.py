@@ -102,3 +102,18 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     engine = create_ops_engine(f"sqlite:///{tmp_path / 'ops.db'}")
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def studio_users(app: Lifetide) -> dict[str, tuple[str, str]]:
+    """One Studio user per role with a known password: role -> (email, password)."""
+    from lifetide.accounts.roles import ROLES
+    from lifetide.accounts.service import accounts_for
+
+    accounts = accounts_for(app)
+    users: dict[str, tuple[str, str]] = {}
+    for role in ROLES:
+        email, password = f"{role}@example.com", f"{role}-password-1"
+        accounts.create_user(email, password, role, name=role.title())
+        users[role] = (email, password)
+    return users

@@ -59,6 +59,13 @@ class Settings(BaseSettings):
         description="DuckDB memory limit; beyond it DuckDB spills to disk.",
         pattern=r"(?i)^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$",
     )
+    session_hours: int = Field(
+        12, ge=1, description="Hours a Studio sign-in lasts without use; each use extends it."
+    )
+    cookie_secure: bool | None = Field(
+        None,
+        description="Send the session cookie only over HTTPS; unset means: when env is production.",
+    )
     lifecycle_thresholds: dict[str, float] = Field(
         default_factory=dict,
         description=(
@@ -106,6 +113,13 @@ class Settings(BaseSettings):
         if self.env == "production" and len(self.secret_key.get_secret_value()) < 32:
             raise SettingsError("LIFETIDE_SECRET_KEY must be at least 32 characters in production")
         return self
+
+    @property
+    def resolved_cookie_secure(self) -> bool:
+        """Whether the session cookie is marked Secure (HTTPS only)."""
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.env == "production"
 
     @property
     def resolved_database_url(self) -> str:

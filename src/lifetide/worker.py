@@ -1,6 +1,6 @@
-"""The background worker of `lifetide serve`: loads the journal into the warehouse.
+"""The background worker of `lifetide serve`: loads the journal, refreshes scheduled segments.
 
-Later issues add segment refreshes and journey steps here. It is one thread that repeats its
+Later issues add journey steps here. It is one thread that repeats its
 tasks, resting only when none had work, so a burst is loaded without delay.
 """
 
@@ -12,6 +12,7 @@ import threading
 from lifetide.collect.loader import WarehouseLoader
 from lifetide.context import Lifetide
 from lifetide.identity.live import LiveIdentity
+from lifetide.segments.service import SegmentService
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,10 @@ class Worker:
         """Do one round of every task; how many items of work were done."""
         app = self._lifetide
         loader = WarehouseLoader(app.journal, app.warehouse, LiveIdentity(app.sessions, app.clock))
-        return loader.load_once().messages
+        loaded = loader.load_once().messages
+        # After loading, so a scheduled refresh sees the events just loaded.
+        refreshed = SegmentService(app).refresh_due()
+        return loaded + refreshed
 
     def start(self) -> None:
         """Start the worker thread."""

@@ -13,8 +13,10 @@ from lifetide.cli.db import db_app
 from lifetide.cli.demo import demo
 from lifetide.cli.identity import identity_app, profile
 from lifetide.cli.score import report_app, score
+from lifetide.cli.segments import segment_app
 from lifetide.cli.serve import load, serve, source_app
 from lifetide.cli.state import CliState, console, data_dir_option
+from lifetide.cli.users import token_app, user_app
 
 app = typer.Typer(
     name="lifetide",
@@ -64,6 +66,9 @@ app.command()(profile)
 app.command()(score)
 app.add_typer(report_app, name="report")
 app.add_typer(db_app, name="db")
+app.add_typer(segment_app, name="segment")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
 
 
 def main() -> None:
