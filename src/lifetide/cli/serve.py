@@ -24,7 +24,7 @@ def serve(
         bool, typer.Option("--worker/--no-worker", help="Run the background worker too.")
     ] = True,
 ) -> None:
-    """Run the API (tracking, later the Studio) and the background worker in one process."""
+    """Run the Studio, the management and tracking APIs, and the background worker."""
     import uvicorn
 
     from lifetide.web.app import create_app
@@ -33,7 +33,18 @@ def serve(
         background = Worker(app) if worker else None
         if background is not None:
             background.start()
-        console.print(f"Lifetide on http://{host}:{port} (tracking API at /v1/batch)")
+        console.print(
+            f"Lifetide Studio on http://{host}:{port}/ (tracking API at /v1/batch)",
+            highlight=False,
+        )
+        from lifetide.accounts.service import accounts_for
+
+        if not accounts_for(app).list_users():
+            console.print(
+                "No Studio accounts yet: create the first admin with "
+                "`lifetide user create EMAIL --role admin`",
+                highlight=False,
+            )
         try:
             uvicorn.run(create_app(app), host=host, port=port, log_level="warning")
         finally:

@@ -144,9 +144,7 @@ def upgrade() -> None:
         sa.Column("url", sa.Text(), nullable=False),
         sa.Column("secret", sa.String(128), nullable=False),
         sa.Column("created_at", Stamp, nullable=False),
-        sa.Column(
-            "created_by_id", Id, _fk("destinations", "created_by_id", "users", "SET NULL")
-        ),
+        sa.Column("created_by_id", Id, _fk("destinations", "created_by_id", "users", "SET NULL")),
         sa.PrimaryKeyConstraint("id", name="pk_destinations"),
         sa.UniqueConstraint("name", name="uq_destinations_name"),
     )

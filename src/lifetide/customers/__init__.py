@@ -1,0 +1,1 @@
+"""The customer page: one profile with everything known and predicted about it."""

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from lifetide.context import Lifetide
+from lifetide.web.app import create_app
+from tests.customers import shop
+from tests.web.helpers import signed_in
+
+Users = dict[str, tuple[str, str]]
+
+
+@pytest.fixture
+def client(app: Lifetide) -> Iterator[TestClient]:
+    shop.build(app)
+    with TestClient(create_app(app)) as client:
+        yield client
+
+
+@pytest.fixture
+def analyst(client: TestClient, studio_users: Users) -> None:
+    signed_in(client, *studio_users["analyst"])
+
+
+def test_customers_need_a_sign_in(client: TestClient) -> None:
+    assert client.get("/api/customers?q=ada@example.com").status_code == 401
+    assert client.get("/api/customers/11").status_code == 401
+
+
+def test_a_customer_page_for_any_signed_in_role(client: TestClient, analyst: None) -> None:
+    response = client.get("/api/customers/10")
+
+    assert response.status_code == 200
+    data = response.json()
+    assert (data["profile_id"], data["requested_id"], data["merged"]) == (11, 10, True)
+    assert data["first_name"] == "Ada"
+    assert data["traits"] == {"vip": True, "favourite_store": "Soho"}
+    assert len(data["identifiers"]) == 6
+    assert data["consents"][0]["channel"] == "email"
+    assert data["predictions"]["lifecycle_stage"] == "active"
+    assert data["predictions"]["top_categories"] == ["skincare", "haircare"]
+    assert [r["product_id"] for r in data["recommendations"]] == ["p2", "p3"]
+    assert [(t["kind"], t["title"]) for t in data["timeline"][:3]] == [
+        ("message", "Email Bounced"),
+        ("message", "Email Opened"),
+        ("order", "Order o1"),
+    ]
+    assert data["timeline"][2]["at"] == "2026-05-03T11:00:00"
+    assert data["timeline"][2]["details"]["total"] == 63.0
+
+
+def test_a_missing_customer_is_404(client: TestClient, analyst: None) -> None:
+    response = client.get("/api/customers/404")
+
+    assert response.status_code == 404
+    assert response.json()["detail"] == "no customer profile 404"
+
+
+def test_search_by_email_phone_and_ids(client: TestClient, analyst: None) -> None:
+    found = client.get("/api/customers", params={"q": "ADA@example.com"}).json()
+    assert found == [
+        {
+            "profile_id": 11,
+            "email": "ada@example.com",
+            "phone": "+14155550101",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "country": "GB",
+            "matched_on": "email",
+        }
+    ]
+    assert client.get("/api/customers", params={"q": "u-bo"}).json()[0]["profile_id"] == 12
+    assert client.get("/api/customers", params={"q": "nobody"}).json() == []
+    assert client.get("/api/customers").status_code == 422
