@@ -199,10 +199,13 @@ class SegmentService:
         """`data` parsed and checked against the catalog and saved segments (InvalidDefinition)."""
         return validated(data, self.catalog(), self.store.names())
 
-    def count(self, definition: Any) -> CountResult:
-        """How many profiles `definition` matches now; InvalidDefinition on bad input."""
+    def count(self, definition: Any, backend: Any = None) -> CountResult:
+        """How many profiles `definition` matches now; InvalidDefinition on bad input.
+
+        `backend` (from `Warehouse.private_backend`) lets another thread interrupt the count.
+        """
         started = time.perf_counter()
-        tables = self._tables()
+        tables = self._tables() if backend is None else segment_tables(backend)
         names = self.store.names()
         checked = validated(definition, catalog_of(tables), names)
         matched = members(checked.root, tables, self._app.clock.now())

@@ -77,6 +77,18 @@ class Warehouse:
             self._local.backend = backend
         return backend
 
+    def private_backend(self) -> tuple[Any, Any]:
+        """A new Ibis backend on its own DuckDB cursor, and the cursor (to interrupt or close).
+
+        For work another thread may need to stop, such as a live count the Studio no longer
+        wants: `cursor.interrupt()` ends its query at once.
+        """
+        if not self.is_duckdb:
+            return self.backend, None
+        cursor = self.duckdb.cursor()
+        cursor.execute("SET TimeZone = 'UTC'")
+        return ibis.duckdb.from_connection(cursor), cursor
+
     def ensure_tables(self) -> None:
         """Create any missing Lifetide table (existing ones are left as they are)."""
         existing = set(self.backend.list_tables())

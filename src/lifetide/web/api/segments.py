@@ -12,6 +12,7 @@ import datetime as dt
 import io
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -253,12 +254,59 @@ def suggestions(
 
 
 @router.post("/count")
-def count(body: DefinitionIn, service: Service, _viewer: ApiViewer) -> CountOut:
-    """How many profiles the definition matches now, of how many, and the sentence."""
+async def count(
+    request: Request, body: DefinitionIn, service: Service, _viewer: ApiViewer
+) -> CountOut:
+    """How many profiles the definition matches now, of how many, and the sentence.
+
+    The Studio aborts a count when a newer edit supersedes it; the query is then interrupted
+    here instead of running on for an answer nobody will read.
+    """
+    backend, cursor = request.app.state.lifetide.warehouse.private_backend()
     try:
-        return CountOut.model_validate(service.count(body.definition))
+        result = await _unless_abandoned(
+            request, cursor, lambda: service.count(body.definition, backend)
+        )
     except REFUSED as err:
         raise _refused(err) from None
+    finally:
+        if cursor is not None:
+            cursor.close()
+    if result is None:
+        # The client is gone; this answer is never read.
+        raise HTTPException(499, "the count was cancelled")
+    return CountOut.model_validate(result)
+
+
+async def _unless_abandoned(request: Request, cursor: Any, work: Any) -> Any:
+    """`work()` in a thread; None, with its query interrupted, if the client disconnects."""
+    abandoned = False
+
+    async def watch(scope: anyio.CancelScope) -> None:
+        nonlocal abandoned
+        while True:
+            await anyio.sleep(0.05)
+            if await request.is_disconnected():
+                abandoned = True
+                if cursor is not None:
+                    cursor.interrupt()
+                scope.cancel()
+                return
+
+    result: Any = None
+    failure: Exception | None = None
+    async with anyio.create_task_group() as group:
+        group.start_soon(watch, group.cancel_scope)
+        try:
+            result = await anyio.to_thread.run_sync(work, abandon_on_cancel=False)
+        except Exception as err:  # re-raised below, outside the task group
+            failure = err
+        group.cancel_scope.cancel()
+    if abandoned:
+        return None
+    if failure is not None:
+        raise failure
+    return None if abandoned else result
 
 
 @router.post("/describe")
