@@ -12,6 +12,13 @@ from lifetide.collect.intake import Intake
 from lifetide.collect.sources import WriteKeyCache
 from lifetide.context import Lifetide
 from lifetide.web import tracking
+from lifetide.web.api import customers as customers_api
+from lifetide.web.api import docs as docs_api
+from lifetide.web.api import exports as exports_api
+from lifetide.web.api import segments as segments_api
+from lifetide.web.api import users as users_api
+from lifetide.web.pages import studio_router
+from lifetide.web.security import install_security
 
 
 def create_app(lifetide: Lifetide) -> FastAPI:
@@ -23,8 +30,23 @@ def create_app(lifetide: Lifetide) -> FastAPI:
         app.state.intake = Intake(lifetide.journal, WriteKeyCache(lifetide.sources), lifetide.clock)
         yield
 
-    app = FastAPI(title="Lifetide", version=__version__, lifespan=lifespan)
+    # The API's description needs a sign-in: docs_api serves it instead of FastAPI's routes.
+    app = FastAPI(
+        title="Lifetide",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    install_security(app)
     app.router.routes.extend(tracking.routes)
+    app.include_router(docs_api.router)
+    app.include_router(users_api.router)
+    app.include_router(segments_api.router)
+    app.include_router(exports_api.router)
+    app.include_router(customers_api.router)
+    app.include_router(studio_router())
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, str]:

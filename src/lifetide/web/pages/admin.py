@@ -1,0 +1,138 @@
+"""Admin pages (users) and every user's own account page (API tokens).
+
+Forms post back here with the session's CSRF token; each change redirects with a message, except
+a new API token, which is shown on the page this once and never again.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from lifetide.accounts.errors import AccountError
+from lifetide.accounts.roles import ROLES
+from lifetide.web.security import PageViewer, Viewer, accounts_of, require
+from lifetide.web.templating import flash, render
+
+router = APIRouter(include_in_schema=False)
+Admin = Annotated[Viewer, Depends(require("users.manage", page=True))]
+
+
+def _back(path: str, message: str, kind: str = "success") -> RedirectResponse:
+    response = RedirectResponse(path, status_code=303)
+    flash(response, message, kind)
+    return response
+
+
+def _users_page(
+    request: Request, viewer: Viewer, error: str = "", form: dict[str, str] | None = None
+) -> HTMLResponse:
+    return render(
+        request,
+        "admin/users.html",
+        viewer,
+        status_code=422 if error else 200,
+        users=accounts_of(request).list_users(),
+        roles=ROLES,
+        error=error,
+        form=form or {"email": "", "name": "", "role": "marketer"},
+    )
+
+
+@router.get("/admin/users", response_class=HTMLResponse)
+def users_page(request: Request, viewer: Admin) -> HTMLResponse:
+    """Every Studio user, with forms to add one, change a role or disable an account."""
+    return _users_page(request, viewer)
+
+
+@router.post("/admin/users", response_model=None)
+def create_user(
+    request: Request,
+    viewer: Admin,
+    email: Annotated[str, Form(max_length=320)],
+    password: Annotated[str, Form(max_length=1024)],
+    role: Annotated[str, Form(max_length=16)],
+    name: Annotated[str, Form(max_length=200)] = "",
+) -> HTMLResponse | RedirectResponse:
+    """Add a user; the form comes back with the reason when the input is refused."""
+    try:
+        user = accounts_of(request).create_user(email, password, role, name or None)
+    except AccountError as err:
+        return _users_page(request, viewer, str(err), {"email": email, "name": name, "role": role})
+    return _back("/admin/users", f"Added {user.email} as {user.role}.")
+
+
+@router.post("/admin/users/{user_id}/role")
+def change_role(
+    request: Request, viewer: Admin, user_id: int, role: Annotated[str, Form(max_length=16)]
+) -> RedirectResponse:
+    """Give a user another role."""
+    try:
+        user = accounts_of(request).set_role(user_id, role)
+    except AccountError as err:
+        return _back("/admin/users", str(err), "error")
+    return _back("/admin/users", f"{user.email} is now {user.role}.")
+
+
+@router.post("/admin/users/{user_id}/disable")
+def disable_user(request: Request, viewer: Admin, user_id: int) -> RedirectResponse:
+    """Stop a user signing in (their sessions end and their API tokens stop working)."""
+    try:
+        user = accounts_of(request).disable(user_id)
+    except AccountError as err:
+        return _back("/admin/users", str(err), "error")
+    return _back("/admin/users", f"{user.email} can no longer sign in.")
+
+
+@router.post("/admin/users/{user_id}/enable")
+def enable_user(request: Request, viewer: Admin, user_id: int) -> RedirectResponse:
+    """Let a disabled user sign in again."""
+    try:
+        user = accounts_of(request).enable(user_id)
+    except AccountError as err:
+        return _back("/admin/users", str(err), "error")
+    return _back("/admin/users", f"{user.email} can sign in again.")
+
+
+def _account_page(
+    request: Request, viewer: Viewer, new_token: str = "", error: str = ""
+) -> HTMLResponse:
+    return render(
+        request,
+        "admin/account.html",
+        viewer,
+        status_code=422 if error else 200,
+        tokens=accounts_of(request).list_tokens(viewer.user),
+        new_token=new_token,
+        error=error,
+    )
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account_page(request: Request, viewer: PageViewer) -> HTMLResponse:
+    """Your account and your API tokens."""
+    return _account_page(request, viewer)
+
+
+@router.post("/account/tokens", response_class=HTMLResponse)
+def create_token(
+    request: Request, viewer: PageViewer, name: Annotated[str, Form(max_length=100)] = ""
+) -> HTMLResponse:
+    """Create an API token and show it this once."""
+    try:
+        token, _row = accounts_of(request).issue_token(viewer.user, name)
+    except AccountError as err:
+        return _account_page(request, viewer, error=str(err))
+    return _account_page(request, viewer, new_token=token)
+
+
+@router.post("/account/tokens/{token_id}/revoke")
+def revoke_token(request: Request, viewer: PageViewer, token_id: int) -> RedirectResponse:
+    """Revoke one of your API tokens."""
+    try:
+        accounts_of(request).revoke_token(token_id, viewer.user)
+    except AccountError as err:
+        return _back("/account", str(err), "error")
+    return _back("/account", "The token is revoked: requests with it are refused from now on.")

@@ -1,0 +1,172 @@
+"""The Studio's segment pages: the list, the builder, and one segment with its insights.
+
+Pages render what the services give; what must react as the marketer works (the live count,
+the charts, overlap, pushes) their scripts fetch from the JSON API under /api/segments.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from lifetide.context import Lifetide
+from lifetide.segments.export import EXPORT_COLUMNS, allowed_columns, export_query
+from lifetide.segments.service import SegmentDetail, SegmentNotFound, SegmentService
+from lifetide.segments.tables import segment_tables
+from lifetide.web.security import PageViewer, Viewer, require
+from lifetide.web.templating import flash, render
+
+router = APIRouter(include_in_schema=False)
+Writer = Annotated[Viewer, Depends(require("segments.write", page=True))]
+# The empty group matches everyone: its count's total is the number of profiles.
+EVERYONE: dict[str, Any] = {"root": {"type": "group", "op": "and", "children": []}}
+DEFAULT_EXPORT = ("profile_id", "email", "first_name", "last_name")
+SAMPLE_SIZE = 8
+
+
+def service_of(request: Request) -> SegmentService:
+    """The segment service of the app serving `request`."""
+    return SegmentService(request.app.state.lifetide)
+
+
+def _lifetide(request: Request) -> Lifetide:
+    lifetide: Lifetide = request.app.state.lifetide
+    return lifetide
+
+
+def _not_found(request: Request, viewer: Viewer, segment_id: int) -> HTMLResponse:
+    return render(
+        request,
+        "not_found.html",
+        viewer,
+        status_code=404,
+        message=f"There is no segment {segment_id}",
+        back_href="/segments",
+        back_label="All segments",
+    )
+
+
+def member_sample(
+    lifetide: Lifetide, service: SegmentService, segment_id: int, size: int = SAMPLE_SIZE
+) -> list[dict[str, Any]]:
+    """A few members of the segment with their names and e-mails, lowest profile ids first."""
+    tables = segment_tables(lifetide.warehouse.thread_backend())
+    query = export_query(tables, service.member_ids(segment_id), DEFAULT_EXPORT).limit(size)
+    rows: list[dict[str, Any]] = query.to_pyarrow().to_pylist()
+    for row in rows:
+        full = " ".join(p for p in (row.get("first_name"), row.get("last_name")) if p)
+        row["name"] = full or None
+    return rows
+
+
+def export_columns(lifetide: Lifetide) -> list[str]:
+    """The columns a CSV export may have in this warehouse."""
+    return allowed_columns(segment_tables(lifetide.warehouse.thread_backend()))
+
+
+@router.get("/segments", response_class=HTMLResponse)
+def segment_list(request: Request, viewer: PageViewer, q: str = "") -> HTMLResponse:
+    """Every segment with its size and share of all profiles; `q` filters by name."""
+    service = service_of(request)
+    segments = service.list()
+    query = q.strip().lower()
+    shown = [
+        s
+        for s in segments
+        if not query or query in s.name.lower() or query in (s.description or "").lower()
+    ]
+    return render(
+        request,
+        "segments/list.html",
+        viewer,
+        segments=shown,
+        all_count=len(segments),
+        total=service.count(EVERYONE).total,
+        q=q,
+    )
+
+
+def _builder(request: Request, viewer: Viewer, segment: SegmentDetail | None) -> HTMLResponse:
+    data = {
+        "segment_id": segment.id if segment else None,
+        "name": segment.name if segment else "",
+        "description": (segment.description or "") if segment else "",
+        "refresh_minutes": (segment.refresh_minutes or 0) if segment else 60,
+        "definition": segment.definition if segment else None,
+        "readonly": not viewer.can("segments.write"),
+    }
+    return render(
+        request,
+        "segments/builder.html",
+        viewer,
+        segment=segment,
+        builder_data=data,
+        can_write=viewer.can("segments.write"),
+    )
+
+
+@router.get("/segments/new", response_class=HTMLResponse)
+def new_segment(request: Request, viewer: PageViewer) -> HTMLResponse:
+    """The builder on an empty definition (read-only for analysts)."""
+    return _builder(request, viewer, None)
+
+
+@router.get("/segments/{segment_id}/edit", response_model=None)
+def edit_segment(request: Request, viewer: PageViewer, segment_id: int) -> Response:
+    """The builder on a saved segment (read-only for analysts); uploaded lists have no rules."""
+    try:
+        segment = service_of(request).get(segment_id)
+    except SegmentNotFound:
+        return _not_found(request, viewer, segment_id)
+    if segment.kind != "rules":
+        return RedirectResponse(f"/segments/{segment_id}", status_code=303)
+    return _builder(request, viewer, segment)
+
+
+@router.get("/segments/{segment_id}", response_class=HTMLResponse)
+def segment_page(request: Request, viewer: PageViewer, segment_id: int) -> HTMLResponse:
+    """One segment: its rules in English, size, insights, overlap, export and members."""
+    service = service_of(request)
+    lifetide = _lifetide(request)
+    try:
+        segment = service.get(segment_id)
+    except SegmentNotFound:
+        return _not_found(request, viewer, segment_id)
+    total = service.count(EVERYONE).total
+    can_export = viewer.can("segments.export")
+    return render(
+        request,
+        "segments/detail.html",
+        viewer,
+        segment=segment,
+        total=total,
+        share=(segment.size or 0) / total if total else None,
+        others=[s for s in service.list() if s.id != segment_id],
+        export_columns=export_columns(lifetide) if can_export else [],
+        default_columns=DEFAULT_EXPORT,
+        contact_columns=EXPORT_COLUMNS,
+        sample=member_sample(lifetide, service, segment_id),
+        page_data={"segment_id": segment.id, "can_export": can_export},
+    )
+
+
+@router.post("/segments/{segment_id}/refresh", response_model=None)
+def refresh_segment(request: Request, viewer: Writer, segment_id: int) -> Response:
+    """Recompute the segment's members now, then show the segment again."""
+    service = service_of(request)
+    try:
+        result = service.refresh(segment_id, "manual", viewer.user)
+    except SegmentNotFound:
+        return _not_found(request, viewer, segment_id)
+    response = RedirectResponse(f"/segments/{segment_id}", status_code=303)
+    if result.error:
+        flash(response, f"The refresh failed: {result.error}", "error")
+    else:
+        flash(
+            response,
+            f"Refreshed: {result.size or 0:,} members, {result.entered:,} entered, "
+            f"{result.exited:,} left.",
+        )
+    return response

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import Response
+
+from lifetide.web.templating import (
+    FLASH_COOKIE,
+    flash,
+    money,
+    navigation,
+    number,
+    percent,
+    relative_time,
+    schedule,
+    templates,
+)
+
+NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def test_relative_time() -> None:
+    assert relative_time(None, NOW) == "never"
+    assert relative_time(NOW - dt.timedelta(seconds=10), NOW) == "just now"
+    assert relative_time(NOW - dt.timedelta(minutes=5), NOW) == "5 minutes ago"
+    assert relative_time(NOW - dt.timedelta(hours=1), NOW) == "1 hour ago"
+    assert relative_time(NOW - dt.timedelta(days=3), NOW) == "3 days ago"
+    assert relative_time(NOW - dt.timedelta(days=400), NOW) == "1 year ago"
+    assert relative_time(NOW + dt.timedelta(hours=2), NOW) == "in 2 hours"
+    # Naive times from SQLite are UTC.
+    assert relative_time(dt.datetime(2026, 6, 1, 11, 0), NOW) == "1 hour ago"
+
+
+def test_number_formats() -> None:
+    assert number(1234567) == "1,234,567"
+    assert number(None) == "—"
+    assert number(2.345, 2) == "2.35"
+    assert percent(0.3701) == "37.0%"
+    assert percent(None) == "—"
+    assert money(1234.5) == "$1,234.50"
+    assert money(-3) == "-$3.00"
+    assert schedule(15) == "15 minutes"
+    assert schedule(60) == "hour"
+    assert schedule(360) == "6 hours"
+    assert schedule(1440) == "day"
+    assert schedule(None) == "never"
+
+
+def test_navigation_by_role() -> None:
+    admin = navigation("/segments/3", "admin")
+    assert [i.label for i in admin] == ["Segments", "Customers", "Users", "API tokens"]
+    assert [i.active for i in admin] == [True, False, False, False]
+    assert {i.section for i in admin if i.label in ("Users", "API tokens")} == {"Admin"}
+    assert [i.label for i in navigation("/customers", "marketer")] == ["Segments", "Customers"]
+    assert navigation("/customers", "analyst")[1].active
+
+
+def test_flash_sets_a_short_lived_cookie() -> None:
+    response = Response()
+    flash(response, "Saved <b>it</b>", "success")
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"{FLASH_COOKIE}=") and "Max-Age=60" in cookie and "HttpOnly" in cookie
+
+
+def test_templates_escape_what_they_show() -> None:
+    assert templates.env.autoescape is not False
+    rendered = templates.env.from_string("{{ x }}").render(x="<script>")
+    assert rendered == "&lt;script&gt;"
