@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from lifetide.collect.loader import WarehouseLoader
 from lifetide.context import Lifetide
@@ -25,15 +26,41 @@ class Worker:
         self._idle = idle_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._failures: dict[str, int] = {}
+        self._retry_at: dict[str, float] = {}
 
     def run_once(self) -> int:
-        """Do one round of every task; how many items of work were done."""
+        """Do one round of every task; how many items of work were done.
+
+        Each task is guarded on its own: a loader stuck on a bad batch must not stop
+        scheduled segment refreshes, nor the other way round. Failures are logged and the
+        task is tried again next round.
+        """
+        done = 0
+        for name, task in (("load", self._load), ("refresh segments", self._refresh)):
+            if time.monotonic() < self._retry_at.get(name, 0.0):
+                continue
+            try:
+                done += task()
+                self._failures[name] = 0
+            except Exception:
+                failures = self._failures.get(name, 0) + 1
+                self._failures[name] = failures
+                # Back off (1 s, 2 s, 4 s ... up to a minute) so a lasting fault is not
+                # retried, and logged, twice a second.
+                wait = min(60.0, 2.0 ** (failures - 1))
+                self._retry_at[name] = time.monotonic() + wait
+                log.exception("worker task %r failed; retrying in %.0f s", name, wait)
+        return done
+
+    def _load(self) -> int:
         app = self._lifetide
         loader = WarehouseLoader(app.journal, app.warehouse, LiveIdentity(app.sessions, app.clock))
-        loaded = loader.load_once().messages
+        return loader.load_once().messages
+
+    def _refresh(self) -> int:
         # After loading, so a scheduled refresh sees the events just loaded.
-        refreshed = SegmentService(app).refresh_due()
-        return loaded + refreshed
+        return SegmentService(self._lifetide).refresh_due()
 
     def start(self) -> None:
         """Start the worker thread."""

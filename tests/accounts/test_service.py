@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import statistics
+import threading
 import time
 
 import pytest
@@ -428,3 +429,26 @@ def test_sign_in_throttling_sessions_and_tokens_on_postgresql(postgres_engine: E
     assert accounts.token_user(api) is None
     with pytest.raises(LastAdmin):
         accounts.disable(ana.id)
+
+
+def test_parallel_guesses_cannot_outrun_the_limit(accounts: Accounts) -> None:
+    accounts.create_user("target@example.com", "a-strong-password-1", "marketer")
+    outcomes: list[str] = []
+
+    def guess(i: int) -> None:
+        try:
+            accounts.authenticate("target@example.com", f"wrong-guess-{i:04d}", "10.0.0.1")
+            outcomes.append("in")
+        except Throttled:
+            outcomes.append("throttled")
+        except SignInRefused:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Only five wrong passwords are ever checked for one e-mail in the window.
+    assert outcomes.count("refused") == 5
+    assert outcomes.count("throttled") == 7

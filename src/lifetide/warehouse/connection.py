@@ -39,6 +39,7 @@ class Warehouse:
         self.url = url
         self.backend: Any = ibis.connect(url)
         self._local = threading.local()
+        self._cursor_lock = threading.Lock()
         if self.is_duckdb:
             # Timestamps are stored as UTC; a session zone other than UTC would shift
             # every conversion from text with an offset.
@@ -56,26 +57,38 @@ class Warehouse:
 
     @property
     def duckdb(self) -> Any:
-        """The underlying DuckDB connection, for bulk loading."""
+        """The DuckDB connection for the calling thread (bulk loading, raw SQL).
+
+        The main thread gets the connection itself; any other thread (the worker, request
+        handlers) its own cursor of it, because a DuckDB connection must not be used by two
+        threads at once. A cursor is a separate connection to the same database.
+        """
         if not self.is_duckdb:
             raise RuntimeError(f"the warehouse at {self.url} is not DuckDB")
-        return self.backend.con
+        if threading.current_thread() is threading.main_thread():
+            return self.backend.con
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._new_cursor()
+            self._local.cursor = cursor
+        return cursor
 
     def thread_backend(self) -> Any:
-        """An Ibis backend for the calling thread: on DuckDB, its own cursor of the connection.
-
-        A DuckDB connection must not be used by two threads at once; a cursor is a separate
-        connection to the same database, so request handlers and the worker each get one.
-        """
+        """An Ibis backend for the calling thread, on the same connection as `duckdb`."""
         if not self.is_duckdb or threading.current_thread() is threading.main_thread():
             return self.backend
         backend = getattr(self._local, "backend", None)
         if backend is None:
-            cursor = self.duckdb.cursor()
-            cursor.execute("SET TimeZone = 'UTC'")
-            backend = ibis.duckdb.from_connection(cursor)
+            backend = ibis.duckdb.from_connection(self.duckdb)
             self._local.backend = backend
         return backend
+
+    def _new_cursor(self) -> Any:
+        with self._cursor_lock:
+            cursor = self.backend.con.cursor()
+        cursor.execute("SET TimeZone = 'UTC'")
+        cursor.execute("SET enable_progress_bar = false")
+        return cursor
 
     def private_backend(self) -> tuple[Any, Any]:
         """A new Ibis backend on its own DuckDB cursor, and the cursor (to interrupt or close).
@@ -85,8 +98,7 @@ class Warehouse:
         """
         if not self.is_duckdb:
             return self.backend, None
-        cursor = self.duckdb.cursor()
-        cursor.execute("SET TimeZone = 'UTC'")
+        cursor = self._new_cursor()
         return ibis.duckdb.from_connection(cursor), cursor
 
     def ensure_tables(self) -> None:
