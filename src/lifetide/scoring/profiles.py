@@ -99,8 +99,13 @@ def sync_profiles(session: Session, warehouse: Warehouse) -> int:
             Customer.first_name,
             Customer.last_name,
             Customer.country,
-            Customer.traits,
+            # Read out of the JSON by the database: decoding a million documents in Python
+            # was most of the copy's time.
+            Customer.traits["region"].as_string(),
+            Customer.traits["city"].as_string(),
+            Customer.traits["postal_code"].as_string(),
             Customer.time_zone,
+            Customer.traits["birth_date"].as_string(),
             Customer.created_at,
         )
         .where(Customer.merged_into_id.is_(None))
@@ -165,27 +170,9 @@ def sync_profiles(session: Session, warehouse: Warehouse) -> int:
 
 
 def _profile_row(row: Any) -> tuple[Any, ...]:
-    pid, email, phone, first, last, country, traits, zone, created = row
-    extra = traits or {}
-    birth = extra.get("birth_date")
-    return (
-        pid,
-        email,
-        phone,
-        first,
-        last,
-        country,
-        _text(extra.get("region")),
-        _text(extra.get("city")),
-        _text(extra.get("postal_code")),
-        zone,
-        _date(birth),
-        created.astimezone(dt.UTC).replace(tzinfo=None) if created.tzinfo else created,
-    )
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
+    *traits, birth, created = row
+    moment = created.astimezone(dt.UTC).replace(tzinfo=None) if created.tzinfo else created
+    return (*traits, _date(birth), moment)
 
 
 def _date(value: Any) -> dt.date | None:
