@@ -6,6 +6,7 @@ import os
 
 # Before anything loads numpy: see lifetide/__init__.py.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import datetime as dt
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,8 @@ from lifetide.warehouse.connection import Warehouse
 
 POSTGRES_ENV = "LIFETIDE_TEST_POSTGRES_URL"
 ON_CI = os.environ.get("CI", "").lower() == "true"
+# The last day of the synthetic retailer `synth_shop_dir` builds.
+SHOP_END = dt.date(2026, 10, 31)
 
 
 @pytest.fixture(autouse=True)
@@ -42,6 +45,30 @@ def app(settings: Settings) -> Iterator[Lifetide]:
     """A wired Lifetide on embedded stores."""
     with Lifetide(settings) as lifetide:
         yield lifetide
+
+
+@pytest.fixture(scope="session")
+def synth_shop_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The data folder of a 3,000-person retailer, imported and resolved; built once a run.
+
+    Shared by the scoring, CLI and browser tests; copy it before writing to it.
+    """
+    # Imported here: most test runs never build the shop and need not load all of this.
+    from lifetide.identity.resolver import IdentityResolver
+    from lifetide.imports.service import files_in, import_file
+    from lifetide.scoring.profiles import sync_profiles
+    from lifetide.synth import SynthConfig, generate
+
+    root = tmp_path_factory.mktemp("synth-shop")
+    generate(SynthConfig(customers=3_000, seed=11, end=SHOP_END), root / "files")
+    settings = load_settings(data_dir=root / "data", env="test")
+    with Lifetide(settings) as app:
+        for table, path in files_in(root / "files"):
+            import_file(app.warehouse, table, path)
+        IdentityResolver(app.warehouse, app.sessions, app.clock, probabilistic=False).run()
+        with app.sessions() as session:
+            sync_profiles(session, app.warehouse)
+    return root / "data"
 
 
 @pytest.fixture

@@ -66,6 +66,13 @@ class Settings(BaseSettings):
         None,
         description="Send the session cookie only over HTTPS; unset means: when env is production.",
     )
+    allow_private_destinations: bool = Field(
+        False,
+        description=(
+            "Let webhook destinations be loopback, private, link-local or reserved addresses "
+            "(for testing and on-premise receivers)."
+        ),
+    )
     lifecycle_thresholds: dict[str, float] = Field(
         default_factory=dict,
         description=(

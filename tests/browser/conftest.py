@@ -1,6 +1,6 @@
 """The real Studio on a small synthetic retailer, served by uvicorn on 127.0.0.1, and Chromium.
 
-The retailer is the scoring tests' resolved 3,000-person shop (built once per session), copied
+The retailer is the resolved 3,000-person shop of tests/conftest.py (built once a run), copied
 and scored here; the app's clock stands still the day after the shop's last day.
 """
 
@@ -25,7 +25,7 @@ from lifetide.context import Lifetide
 from lifetide.scoring.pipeline import ScoreOptions, Scorer
 from lifetide.settings import load_settings
 from lifetide.web.app import create_app
-from tests.scoring.conftest import SHOP_END, synth_shop_dir  # noqa: F401 (a fixture)
+from tests.conftest import SHOP_END
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -70,7 +70,7 @@ def chromium_path() -> Path:
 
 
 @pytest.fixture
-def studio(synth_shop_dir: Path, tmp_path: Path) -> Iterator[Studio]:  # noqa: F811
+def studio(synth_shop_dir: Path, tmp_path: Path) -> Iterator[Studio]:
     """The scored shop behind a real uvicorn server on a free port, with a marketer."""
     data = tmp_path / "shop"
     shutil.copytree(synth_shop_dir, data)

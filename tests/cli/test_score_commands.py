@@ -8,12 +8,12 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from lifetide.cli.app import app
-from tests.scoring.conftest import SHOP_END, synth_shop_dir  # noqa: F401 (fixture)
+from tests.conftest import SHOP_END
 
 runner = CliRunner()
 
 
-def test_score_then_report(synth_shop_dir: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_score_then_report(synth_shop_dir: Path, tmp_path: Path) -> None:
     shutil.copytree(synth_shop_dir, tmp_path / "lifetide-data")
     as_of = SHOP_END.isoformat()
     scored = runner.invoke(app, ["score", "--as-of", as_of, "--recommendations", "5"])

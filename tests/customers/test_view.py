@@ -170,6 +170,14 @@ def test_find_customers_with_nothing_to_find(ada_shop: Lifetide) -> None:
     assert find_customers(ada_shop, "%%%") == []
 
 
+@pytest.mark.parametrize("query", ["99999999999999999999", "9223372036854775808", "1" * 5000, "١١"])
+def test_a_number_that_is_no_possible_profile_id_matches_nothing(
+    ada_shop: Lifetide, query: str
+) -> None:
+    # Past a signed 64-bit integer (or not ASCII digits): no id lookup, and no overflow.
+    assert find_customers(ada_shop, query) == []
+
+
 def test_email_prefixes_match_from_the_start_only(ada_shop: Lifetide) -> None:
     assert find_customers(ada_shop, "example.com") == []
     assert [m.profile_id for m in find_customers(ada_shop, "bo@ex")] == [12]

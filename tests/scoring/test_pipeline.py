@@ -21,8 +21,8 @@ from lifetide.scoring.pipeline import ScoreError, ScoreOptions, Scorer
 from lifetide.scoring.profiles import NoProfiles
 from lifetide.scoring.tables import SCORING_TABLES
 from lifetide.settings import load_settings
+from tests.conftest import SHOP_END
 from tests.imports.conftest import write_csv
-from tests.scoring.conftest import SHOP_END
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

@@ -82,6 +82,17 @@ def test_an_empty_segment_has_zeros_not_errors(shop: Tables) -> None:
     assert found.overlap == Overlap(both=0, only_this=0, only_other=2, jaccard=0.0)
 
 
+def test_an_empty_promo_code_is_no_promo_code(shop: Tables, warehouse: Warehouse) -> None:
+    # o2 (profile 1, store) had no code: an empty one, as some imports write it, is the same.
+    warehouse.duckdb.execute("UPDATE orders SET promo_code = '' WHERE order_id = 'o2'")
+
+    found = insights(shop, _members(shop, 1), NOW)
+
+    assert found.promo.orders_with_promo == 3
+    assert found.promo.share == 0.75
+    assert found.promo.top_codes == (Share("SPRING", 2, 0.5), Share("WELCOME", 1, 0.25))
+
+
 def test_a_timezone_aware_now_is_read_as_utc(shop: Tables) -> None:
     # 02:00 at UTC+2 is midnight UTC: the same window as NOW.
     plus_two = dt.timezone(dt.timedelta(hours=2))

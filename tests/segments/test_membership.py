@@ -86,6 +86,20 @@ def test_refresh_twice_with_changed_data(shop_app: Lifetide) -> None:
     assert saved.last_refreshed_at.replace(tzinfo=dt.UTC) == NOW + dt.timedelta(hours=1)
 
 
+def test_a_refresh_computes_the_version_saved_when_its_turn_comes(shop_app: Lifetide) -> None:
+    app = shop_app
+    sid = _saved(app, "Here", country("US"))
+    # Read before a save, as a refresh waiting for another one's lock would have read it.
+    stale = _store(app).get(sid)
+    _store(app).update(sid, author_id=None, definition=Definition.model_validate(country("GB")))
+
+    outcome = _membership(app).refresh(stale, "manual", None, {sid: "Here"})
+
+    assert outcome.error is None
+    assert members_of(app.warehouse.backend, sid) == {3}
+    assert _store(app).refreshes(sid)[0].version == 2
+
+
 def test_a_segment_reads_another_as_of_its_last_refresh(shop_app: Lifetide) -> None:
     app = shop_app
     us = _saved(app, "US", country("US"))

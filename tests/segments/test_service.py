@@ -251,3 +251,20 @@ def test_suggestions_refuse_unknown_sources_and_fields(service: SegmentService) 
         service.suggestions("values", field="country; DROP TABLE profiles")
     with pytest.raises(SuggestionError, match="is a boolean"):
         service.suggestions("values", field="email_consent")
+
+
+def test_total_profiles_and_a_sample_of_members(service: SegmentService) -> None:
+    segment = service.create("US", country("US"), None)
+
+    assert service.total_profiles() == 5
+    assert service.sample(segment.id) == [
+        {"profile_id": 1, "email": "ada@example.com", "first_name": "Ada", "last_name": None},
+        {"profile_id": 2, "email": "Bo@Example.com", "first_name": "Bo", "last_name": None},
+    ]
+    assert [m["profile_id"] for m in service.sample(segment.id, n=1)] == [1]
+    with pytest.raises(SegmentNotFound):
+        service.sample(999)
+
+
+def test_total_profiles_of_an_empty_warehouse(app: Lifetide) -> None:
+    assert SegmentService(app).total_profiles() == 0

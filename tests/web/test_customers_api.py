@@ -75,3 +75,11 @@ def test_search_by_email_phone_and_ids(client: TestClient, analyst: None) -> Non
     assert client.get("/api/customers", params={"q": "u-bo"}).json()[0]["profile_id"] == 12
     assert client.get("/api/customers", params={"q": "nobody"}).json() == []
     assert client.get("/api/customers").status_code == 422
+
+
+def test_an_id_past_64_bits_is_refused_not_a_server_error(
+    client: TestClient, analyst: None
+) -> None:
+    assert client.get("/api/customers/99999999999999999999").status_code == 422
+    assert client.get("/api/customers/0").status_code == 422
+    assert client.get("/api/customers?q=99999999999999999999").json() == []

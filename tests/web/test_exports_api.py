@@ -4,6 +4,7 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,7 +12,8 @@ from fastapi.testclient import TestClient
 from lifetide.clock import ManualClock
 from lifetide.context import Lifetide
 from lifetide.ops.database import transaction
-from lifetide.ops.models import Segment
+from lifetide.ops.models import Destination, Segment
+from lifetide.settings import Settings, load_settings
 from lifetide.web.app import create_app
 from tests.segments import small_shop
 from tests.segments.receiver import Receiver, receiving
@@ -19,6 +21,14 @@ from tests.web.helpers import signed_in
 
 Users = dict[str, tuple[str, str]]
 T0 = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    # Pushes go to a receiver on 127.0.0.1; a test parametrizes this fixture with False to
+    # see private destinations refused.
+    allow = bool(getattr(request, "param", True))
+    return load_settings(data_dir=tmp_path / "data", env="test", allow_private_destinations=allow)
 
 
 @pytest.fixture
@@ -252,3 +262,44 @@ def test_push_to_something_missing_is_404(client: TestClient, marketer: dict[str
     assert no_destination.json()["detail"] == "no destination 999"
     assert no_segment.status_code == 404
     assert client.get("/api/segments/1/deliveries").json() == []
+
+
+@pytest.mark.parametrize("settings", [False], indirect=True)
+def test_private_destinations_are_refused_by_default(
+    client: TestClient, marketer: dict[str, str]
+) -> None:
+    for url in ("http://127.0.0.1:8080/hook", "http://localhost/x", "http://169.254.169.254/"):
+        refused = client.post(
+            "/api/destinations", json={"name": "Inside", "url": url}, headers=marketer
+        )
+
+        assert refused.status_code == 422, url
+        assert "loopback, private, link-local or reserved" in refused.json()["detail"]
+    assert client.get("/api/destinations").json() == []
+
+
+@pytest.mark.parametrize("settings", [False], indirect=True)
+def test_a_push_to_a_name_inside_the_network_fails_saying_why(
+    client: TestClient, marketer: dict[str, str], app: Lifetide
+) -> None:
+    # Saved when private destinations were allowed, or a name that resolves inside later.
+    with receiving(Receiver()) as receiver:
+        port = receiver.url.split(":")[2].split("/")[0]
+        with transaction(app.sessions) as session:
+            session.add(
+                Destination(
+                    id=7,
+                    name="Hook",
+                    url=f"http://localhost:{port}/hook",
+                    secret="s",
+                    created_at=T0,
+                )
+            )
+
+        started = client.post("/api/segments/1/push", json={"destination_id": 7}, headers=marketer)
+        delivery = client.get("/api/segments/1/deliveries").json()[0]
+
+    assert started.status_code == 202
+    assert delivery["status"] == "failed"
+    assert delivery["error"].startswith("page 1: refused: localhost resolves to ")
+    assert receiver.received == []

@@ -206,3 +206,17 @@ def test_token_names_are_checked(
 ) -> None:
     headers = as_role(client, studio_users, "analyst")
     assert client.post("/api/tokens", json=body, headers=headers).status_code == status
+
+
+def test_an_api_token_cannot_create_tokens(client: TestClient, studio_users: Users) -> None:
+    headers = as_role(client, studio_users, "admin")
+    created = client.post("/api/tokens", json={"name": "ci"}, headers=headers)
+    assert created.headers["cache-control"] == "no-store"
+    client.cookies.clear()
+    bearer = {"Authorization": f"Bearer {created.json()['token']}"}
+
+    refused = client.post("/api/tokens", json={"name": "another"}, headers=bearer)
+
+    assert refused.status_code == 403
+    assert "signed in to the Studio, not with an API token" in refused.json()["detail"]
+    assert [t["name"] for t in client.get("/api/tokens", headers=bearer).json()] == ["ci"]

@@ -36,6 +36,7 @@ MESSAGE_EVENTS = (
 # Typed event columns worth showing next to an event's name.
 EVENT_DETAILS = ("product_id", "category", "brand", "price", "quantity", "order_id", "revenue")
 SUMMARY_CHARS = 160
+MAX_PROFILE_ID = 2**63 - 1
 
 
 class CustomerNotFound(LookupError):
@@ -351,7 +352,9 @@ def find_customers(lifetide: Lifetide, query: str, limit: int = 20) -> list[Cust
                 if live is not None and live not in found and len(found) < limit:
                     found[live] = matched_on
 
-        if text.isdigit():
+        # Only ASCII digits (int() reads other scripts' digits too), and only an id that fits
+        # the database's signed 64-bit integers: a longer number is no profile id.
+        if text.isascii() and text.isdigit() and len(text) <= 19 and int(text) <= MAX_PROFILE_ID:
             add([int(text)], "profile_id")
         address = normalize.email(text)
         if address is not None:

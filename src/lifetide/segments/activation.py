@@ -41,7 +41,11 @@ class SegmentActivation:
     def __init__(self, lifetide: Lifetide, deliveries: Deliveries | None = None) -> None:
         self.lifetide = lifetide
         self.store = SegmentStore(lifetide.sessions, lifetide.clock)
-        self.deliveries = deliveries or Deliveries(lifetide.sessions, lifetide.clock)
+        self.deliveries = deliveries or Deliveries(
+            lifetide.sessions,
+            lifetide.clock,
+            allow_private=lifetide.settings.allow_private_destinations,
+        )
 
     def _tables(self) -> Tables:
         backend: Any = self.lifetide.warehouse.thread_backend()
@@ -91,4 +95,9 @@ class SegmentActivation:
             members = query.to_pyarrow()
         except Exception as err:
             return self.deliveries.fail(delivery_id, f"reading the members failed: {err}")
-        return self.deliveries.send(delivery_id, member_rows(members), total=members.num_rows)
+        try:
+            return self.deliveries.send(delivery_id, member_rows(members), total=members.num_rows)
+        # Runs after the answer, where nobody sees an exception: record it on the delivery,
+        # or it would stay "running" for ever.
+        except Exception as err:
+            return self.deliveries.fail(delivery_id, f"{type(err).__name__}: {err}")

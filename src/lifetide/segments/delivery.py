@@ -9,6 +9,11 @@ keyed with the destination's secret, and by refusing old timestamps (replays). A
 again on a connection error, a timeout, 429 or 5xx, waiting longer each time (exponential
 backoff with jitter, at least what Retry-After asks); any other 4xx means the receiver refuses
 the data, so the delivery fails at once. Every attempt and page is recorded on the Delivery.
+
+Unless `allow_private` (setting LIFETIDE_ALLOW_PRIVATE_DESTINATIONS) is on, a destination may not
+point into the server's own networks (loopback, private, link-local, reserved addresses): the
+address is refused when the destination is created if it is such an IP or "localhost", and
+each attempt first resolves the host and refuses to send if any of its addresses is one.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ import datetime as dt
 import email.utils
 import hashlib
 import hmac
+import ipaddress
 import json
 import math
 import random
 import secrets
+import socket
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -49,6 +56,10 @@ TIMEOUT_SECONDS = 30.0
 SIGNATURE_HEADER = "X-Lifetide-Signature"
 TIMESTAMP_HEADER = "X-Lifetide-Timestamp"
 DELIVERY_HEADER = "X-Lifetide-Delivery"
+PRIVATE_HINT = (
+    "a loopback, private, link-local or reserved address; set "
+    "LIFETIDE_ALLOW_PRIVATE_DESTINATIONS=true to allow it"
+)
 
 
 class DestinationError(ValueError):
@@ -57,6 +68,10 @@ class DestinationError(ValueError):
 
 class DestinationConflict(DestinationError):
     """Another destination already has that name."""
+
+
+class PrivateDestination(DestinationError):
+    """A destination's host is, or resolves to, an address inside the server's own networks."""
 
 
 class NotFound(LookupError):
@@ -83,15 +98,76 @@ def verify(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
     return hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
-def checked_url(url: str) -> str:
-    """An http(s) address with a host, or DestinationError saying what is wrong."""
+def checked_url(url: str, *, allow_private: bool = False) -> str:
+    """An http(s) address with a host, or DestinationError saying what is wrong.
+
+    Without `allow_private`, a host that is "localhost" or an IP address in the server's own
+    networks is refused (PrivateDestination); names are checked again when sending.
+    """
     text = url.strip()
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https"):
         raise DestinationError(f"destination url {url!r} must start with http:// or https://")
     if not parts.hostname:
         raise DestinationError(f"destination url {url!r} has no host")
+    try:
+        parts.port  # noqa: B018 (urlsplit checks the port only when it is read)
+    except ValueError:
+        raise DestinationError(
+            f"destination url {url!r} has a port that is not a number from 0 to 65535"
+        ) from None
+    if not allow_private:
+        host = parts.hostname.rstrip(".")
+        address = _ip_literal(host)
+        if host == "localhost" or host.endswith(".localhost"):
+            raise PrivateDestination(f"destination url {url!r} points to {host}, {PRIVATE_HINT}")
+        if address is not None and is_private_address(address):
+            raise PrivateDestination(f"destination url {url!r} points to {address}, {PRIVATE_HINT}")
     return text
+
+
+def is_private_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether a webhook may not be sent to `address`: one of the server's own networks."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return (
+        address.is_loopback
+        or address.is_private
+        or address.is_link_local
+        or address.is_reserved
+        or address.is_multicast
+        or address.is_unspecified
+    )
+
+
+def private_address_of(url: str) -> str | None:
+    """The first address the url's host resolves to that is private (see above), or None.
+
+    Resolves the host now (socket.getaddrinfo); OSError when it cannot be resolved.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    for *_, sockaddr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        # An IPv6 scope ("fe80::1%eth0") is not part of the address.
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        if is_private_address(address):
+            return str(address)
+    return None
+
+
+def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a host names directly, also in the old IPv4 forms (127.1, 0x7f000001)."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if host and all(c in "0123456789abcdefxABCDEFX." for c in host) and host[0].isdigit():
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
 
 
 def member_rows(members: pa.Table) -> Iterator[dict[str, Any]]:
@@ -125,6 +201,7 @@ class Deliveries:
         jitter: Callable[[], float] = random.random,
         page_size: int = PAGE_SIZE,
         max_attempts: int = MAX_ATTEMPTS,
+        allow_private: bool = False,
     ) -> None:
         if page_size < 1 or max_attempts < 1:
             raise ValueError("page_size and max_attempts must be at least 1")
@@ -135,6 +212,7 @@ class Deliveries:
         self.jitter = jitter
         self.page_size = page_size
         self.max_attempts = max_attempts
+        self.allow_private = allow_private
 
     # Destinations
 
@@ -143,7 +221,7 @@ class Deliveries:
         clean = name.strip()
         if not clean or len(clean) > 100:
             raise DestinationError("a destination needs a name of 1 to 100 characters")
-        address = checked_url(url)
+        address = checked_url(url, allow_private=self.allow_private)
         secret = secrets.token_urlsafe(32)
         try:
             with transaction(self.sessions) as session:
@@ -302,14 +380,19 @@ class Deliveries:
             }
             retry_after: float | None = None
             try:
+                self._check_address(url)
                 response = client.post(url, content=body, headers=headers)
-            except httpx.TransportError as err:
+            except PrivateDestination as err:
+                return f"page {page}: {err}"
+            # OSError: the host did not resolve; like a refused connection, it may pass later.
+            except (httpx.TransportError, OSError) as err:
                 problem = f"page {page}: {type(err).__name__}: {err}"
             else:
                 if response.is_success:
                     self._page_sent(delivery_id)
                     return None
-                problem = f"page {page}: HTTP {response.status_code} {response.text[:200]}".strip()
+                # Only the status: a receiver's reply may echo what it was sent, or secrets.
+                problem = f"page {page}: HTTP {response.status_code}"
                 if response.status_code != 429 and response.status_code < 500:
                     return problem
                 retry_after = self._retry_after(response.headers.get("Retry-After"))
@@ -317,6 +400,15 @@ class Deliveries:
                 return f"{problem} (gave up after {attempt} attempts)"
             self.sleep(self._delay(attempt, retry_after))
         return None  # pragma: no cover (the loop returns)
+
+    def _check_address(self, url: str) -> None:
+        """PrivateDestination if the url's host resolves into the server's own networks."""
+        if self.allow_private:
+            return
+        address = private_address_of(url)
+        if address is not None:
+            host = urlsplit(url).hostname
+            raise PrivateDestination(f"refused: {host} resolves to {address}, {PRIVATE_HINT}")
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         """Exponential backoff with jitter, and never shorter than the receiver asked."""

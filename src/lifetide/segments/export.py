@@ -17,7 +17,6 @@ from contextlib import closing
 from decimal import Decimal
 from typing import Any
 
-import ibis
 import ibis.expr.types as ir
 
 from lifetide.segments.tables import Tables, segment_tables
@@ -125,11 +124,8 @@ def export_tables(warehouse: Warehouse) -> tuple[Tables, Any]:
     A streamed download is read across many threads and outlives its request; on the shared
     per-thread connection another request would run a query that ends the download's result.
     """
-    if not warehouse.is_duckdb:
-        return segment_tables(warehouse.backend), None
-    cursor = warehouse.duckdb.cursor()
-    cursor.execute("SET TimeZone = 'UTC'")
-    return segment_tables(ibis.duckdb.from_connection(cursor)), cursor
+    backend, cursor = warehouse.private_backend()
+    return segment_tables(backend), cursor
 
 
 def closing_stream(chunks: Iterator[bytes], connection: Any) -> Iterator[bytes]:

@@ -256,7 +256,8 @@ def _assemble(
             revenue += amount
             orders += count
             channels[row["a"]] += count
-            if row["b"] is not None:
+            # As the compiler reads `with_promo`: a null or empty code is no promo code.
+            if row["b"] not in (None, ""):
                 promo_orders += count
                 codes[row["b"]] += count
         elif part == "lines":

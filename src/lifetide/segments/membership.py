@@ -251,15 +251,19 @@ class Membership:
     def refresh(
         self, segment: Segment, trigger: str, user_id: int | None, names: Mapping[int, str]
     ) -> RefreshOutcome:
-        """Recompute a rules segment's members; on failure the old members stay."""
+        """Recompute a rules segment's members; on failure the old members stay.
+
+        The segment's definition and version are read again once this refresh has its turn:
+        `segment` may be older than a save made meanwhile.
+        """
         if segment.kind != "rules":
             raise SegmentError(
                 f"segment {segment.name!r} is a static list: upload a new list to change it"
             )
 
-        def compute() -> pa.Table:
+        def compute(current: Segment) -> pa.Table:
             tables = segment_tables(self._backend)
-            definition = validated(segment.definition, catalog_of(tables), names)
+            definition = validated(current.definition, catalog_of(tables), names)
             return members(definition.root, tables, self._clock.now()).to_pyarrow()
 
         return self._recorded(segment, trigger, user_id, compute)
@@ -269,21 +273,24 @@ class Membership:
     ) -> RefreshOutcome:
         """Make `profile_ids` the members of a static segment (trigger 'upload')."""
         table = pa.table({"profile_id": pa.array(profile_ids, pa.int64())})
-        return self._recorded(segment, "upload", user_id, lambda: table)
+        return self._recorded(segment, "upload", user_id, lambda _current: table)
 
     def _recorded(
         self,
         segment: Segment,
         trigger: str,
         user_id: int | None,
-        compute: Callable[[], pa.Table],
+        compute: Callable[[Segment], pa.Table],
     ) -> RefreshOutcome:
         with _segment_lock(segment.id):
             started = time.perf_counter()
-            record = self._store.start_refresh(segment.id, segment.version, trigger, user_id)
+            # While this waited for the lock, a save may have made a new version: compute and
+            # record that one, not the one the caller read.
+            current = self._store.get(segment.id, archived=True)
+            record = self._store.start_refresh(current.id, current.version, trigger, user_id)
             try:
                 delta = apply_members(
-                    self._backend.con, segment.id, record.id, compute(), self._clock.now()
+                    self._backend.con, current.id, record.id, compute(current), self._clock.now()
                 )
             except Exception as err:  # any failure is recorded; the old members stay
                 error = _error_text(err)

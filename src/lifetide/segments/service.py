@@ -21,6 +21,7 @@ from lifetide.context import Lifetide
 from lifetide.ops.models import Segment, SegmentRefresh, User
 from lifetide.segments.compiler import members
 from lifetide.segments.describe import describe
+from lifetide.segments.export import export_query
 from lifetide.segments.fields import Catalog
 from lifetide.segments.membership import Membership, RefreshOutcome, naive_utc, resolve_identifiers
 from lifetide.segments.rules import Definition
@@ -61,6 +62,7 @@ __all__ = [
     "VersionInfo",
 ]
 MAX_IDENTIFIERS = 1_000_000
+SAMPLE_COLUMNS = ("profile_id", "email", "first_name", "last_name")
 
 
 @dataclass(frozen=True)
@@ -214,6 +216,10 @@ class SegmentService:
         sentence = describe(checked.root, catalog_of(tables), names)
         share = count / total if total else 0.0
         return CountResult(count, total, share, sentence, time.perf_counter() - started)
+
+    def total_profiles(self) -> int:
+        """How many profiles the warehouse holds (the whole a segment's share is of)."""
+        return int(self._tables().profiles.count().to_pyarrow().as_py())
 
     def describe(self, definition: Any) -> str:
         """The definition in English; InvalidDefinition on bad input."""
@@ -369,6 +375,13 @@ class SegmentService:
         self.store.get(segment_id)
         rows = self._backend().table(MEMBERS)
         return rows.filter(rows.segment_id == segment_id).select("profile_id")
+
+    def sample(self, segment_id: int, n: int = 8) -> builtins.list[dict[str, Any]]:
+        """The first `n` members by profile id: profile_id, email, first_name and last_name."""
+        tables = self._tables()
+        query = export_query(tables, self.member_ids(segment_id), SAMPLE_COLUMNS).limit(n)
+        rows: builtins.list[dict[str, Any]] = query.to_pyarrow().to_pylist()
+        return rows
 
     def changes(
         self,

@@ -13,8 +13,6 @@ from typing import Any
 
 from lifetide.segments.fields import LIST_VALUE, NO_VALUE, OPERATORS, PAIR_VALUE, FieldType
 
-NUMBER_OPS = OPERATORS["number"]
-DATE_OPS = OPERATORS["date"]
 DAYS_OPS = frozenset({"within_last", "not_within_last"})
 
 # Event columns a property filter may name directly, with their type; any other property is

@@ -151,12 +151,27 @@ def navigation(path: str, role: str) -> list[NavItem]:
     ]
 
 
-def flash(response: Response, text: str, kind: str = "success") -> None:
-    """Show `text` once on the next page this browser renders (after a redirect)."""
+def _cookie_secure(request: Request) -> bool:
+    """Whether the app's cookies are HTTPS only: the session cookie's setting."""
+    return bool(request.app.state.lifetide.settings.resolved_cookie_secure)
+
+
+def flash(request: Request, response: Response, text: str, kind: str = "success") -> None:
+    """Show `text` once on the next page this browser renders (after a redirect).
+
+    The cookie is HttpOnly and SameSite=Lax, and Secure when the session cookie is.
+    """
     if kind not in FLASH_KINDS:
         raise ValueError(f"unknown flash kind {kind!r}; use one of {', '.join(FLASH_KINDS)}")
     payload = quote(json.dumps({"kind": kind, "text": text[:500]}))
-    response.set_cookie(FLASH_COOKIE, payload, max_age=60, httponly=True, samesite="lax")
+    response.set_cookie(
+        FLASH_COOKIE,
+        payload,
+        max_age=60,
+        secure=_cookie_secure(request),
+        httponly=True,
+        samesite="lax",
+    )
 
 
 def _flashes(request: Request) -> list[Flash]:
@@ -205,5 +220,7 @@ def render(
         request, name, {**base, **context}, status_code=status_code
     )
     if flashes:
-        response.delete_cookie(FLASH_COOKIE)
+        response.delete_cookie(
+            FLASH_COOKIE, secure=_cookie_secure(request), httponly=True, samesite="lax"
+        )
     return response

@@ -123,6 +123,7 @@ def test_api_tokens_are_shown_once_and_can_be_revoked(client: TestClient, sign_i
     created = client.post("/account/tokens", data={"csrf_token": csrf, "name": "nightly export"})
 
     assert created.status_code == 200
+    assert created.headers["cache-control"] == "no-store"
     found = re.search(r'data-testid="new-token">.*?<code>([^<]+)</code>', created.text, re.S)
     assert found is not None
     token = found.group(1)
@@ -150,3 +151,19 @@ def test_a_token_needs_a_name_and_csrf(client: TestClient, sign_in: SignIn) -> N
     assert client.post("/account/tokens", data={"name": "x"}).status_code == 403
     assert client.post("/account/tokens/999/revoke", data={"csrf_token": csrf}).status_code == 303
     assert "no API token with id 999" in client.get("/account").text
+
+
+def test_an_api_token_cannot_create_tokens_on_the_account_page(
+    client: TestClient, studio_users: Users
+) -> None:
+    accounts = app_accounts(client.app)  # type: ignore[arg-type]
+    user = accounts.user_by_email(studio_users["admin"][0])
+    token, _row = accounts.issue_token(user, "ci")
+
+    refused = client.post(
+        "/account/tokens", data={"name": "another"}, headers={"Authorization": f"Bearer {token}"}
+    )
+
+    assert refused.status_code == 403
+    assert "not with an API token" in refused.json()["detail"]
+    assert [t.name for t in accounts.list_tokens(user)] == ["ci"]

@@ -167,3 +167,33 @@ def test_an_uploaded_list_has_no_rules_to_edit(
     page = client.get(f"/segments/{static.id}").text
     assert "Uploaded list" in page
     assert "Edit rules" not in page
+
+
+def test_an_id_past_64_bits_is_refused_not_a_server_error(
+    client: TestClient, sign_in: SignIn
+) -> None:
+    csrf = sign_in("marketer")
+
+    for path in (
+        "/segments/99999999999999999999",
+        "/segments/99999999999999999999/edit",
+        "/customers/99999999999999999999",
+    ):
+        assert client.get(path).status_code == 422, path
+    refresh = client.post("/segments/99999999999999999999/refresh", data={"csrf_token": csrf})
+    assert refresh.status_code == 422
+
+
+def test_an_uploaded_list_offers_no_refresh_and_refusing_one_is_a_message(
+    client: TestClient, sign_in: SignIn, shop: Lifetide
+) -> None:
+    static = SegmentService(shop).create_static("VIP list", ["1", "3"], None).segment
+    csrf = sign_in("marketer")
+
+    assert 'data-action="refresh"' not in client.get(f"/segments/{static.id}").text
+    response = client.post(f"/segments/{static.id}/refresh", data={"csrf_token": csrf})
+
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/segments/{static.id}"
+    page = client.get(f"/segments/{static.id}").text
+    assert "The segment was not refreshed: segment &#39;VIP list&#39; is a static list" in page

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
-from fastapi import Response
+import pytest
+from fastapi.testclient import TestClient
 
+from lifetide.accounts.service import accounts_for
+from lifetide.context import Lifetide
+from lifetide.settings import load_settings
+from lifetide.web.app import create_app
 from lifetide.web.templating import (
     FLASH_COOKIE,
-    flash,
     money,
     navigation,
     number,
@@ -15,6 +20,7 @@ from lifetide.web.templating import (
     schedule,
     templates,
 )
+from tests.web.helpers import signed_in
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -55,11 +61,22 @@ def test_navigation_by_role() -> None:
     assert navigation("/customers", "analyst")[1].active
 
 
-def test_flash_sets_a_short_lived_cookie() -> None:
-    response = Response()
-    flash(response, "Saved <b>it</b>", "success")
-    cookie = response.headers["set-cookie"]
-    assert cookie.startswith(f"{FLASH_COOKIE}=") and "Max-Age=60" in cookie and "HttpOnly" in cookie
+@pytest.mark.parametrize("secure", [False, True])
+def test_the_flash_cookie_is_short_lived_http_only_and_secure_like_the_session(
+    tmp_path: Path, secure: bool
+) -> None:
+    settings = load_settings(data_dir=tmp_path / "data", env="test", cookie_secure=secure)
+    with Lifetide(settings) as app:
+        accounts_for(app).create_user("ann@example.com", "ann-password-1", "analyst")
+        with TestClient(create_app(app), follow_redirects=False) as client:
+            csrf = signed_in(client, "ann@example.com", "ann-password-1")
+            # Signing out leaves the message "You are signed out." for the login page.
+            response = client.post("/logout", data={"csrf_token": csrf})
+
+    [cookie] = [c for c in response.headers.get_list("set-cookie") if c.startswith(FLASH_COOKIE)]
+    assert "Max-Age=60" in cookie and "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie
+    assert ("Secure" in cookie) is secure
 
 
 def test_templates_escape_what_they_show() -> None:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from lifetide.customers.view import CustomerNotFound, customer_view, find_customers
+from lifetide.web.ids import RowId
 from lifetide.web.security import ApiViewer
 
 router = APIRouter(prefix="/api/customers", tags=["customers"])
@@ -105,7 +106,7 @@ def search_customers(
 
 
 @router.get("/{profile_id}")
-def get_customer(profile_id: int, request: Request, _viewer: ApiViewer) -> CustomerOut:
+def get_customer(profile_id: RowId, request: Request, _viewer: ApiViewer) -> CustomerOut:
     """Everything about one profile (a merged one leads to its survivor); 404 if none."""
     try:
         view = customer_view(request.app.state.lifetide, profile_id)

@@ -17,6 +17,7 @@ from lifetide.segments.activation import SegmentActivation
 from lifetide.segments.delivery import DestinationConflict, DestinationError, NotFound
 from lifetide.segments.export import EXPORT_COLUMNS, ExportError
 from lifetide.segments.store import SegmentNotFound
+from lifetide.web.ids import MAX_ID, RowId
 from lifetide.web.security import ApiViewer, Viewer, require
 
 router = APIRouter(tags=["segment activation"])
@@ -125,7 +126,7 @@ class PushIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    destination_id: int
+    destination_id: int = Field(ge=1, le=MAX_ID)
 
 
 class DeliveryOut(BaseModel):
@@ -153,10 +154,12 @@ def _not_found(err: Exception) -> HTTPException:
 
 @router.get("/api/segments/{segment_id}/insights")
 def segment_insights(
-    segment_id: int,
+    segment_id: RowId,
     activation: Activation,
     _viewer: ApiViewer,
-    compare: Annotated[int | None, Query(description="Another segment's id.")] = None,
+    compare: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Another segment's id.")
+    ] = None,
 ) -> InsightsOut:
     """Size, spend, predicted value, mixes and top lists of the segment's members."""
     try:
@@ -178,7 +181,7 @@ def export_columns(activation: Activation, _viewer: Exporter) -> ColumnsOut:
     responses={200: {"content": {"text/csv": {}}, "description": "The members as CSV."}},
 )
 def export_segment(
-    segment_id: int,
+    segment_id: RowId,
     activation: Activation,
     _viewer: Exporter,
     columns: Annotated[
@@ -204,7 +207,7 @@ def export_segment(
 
 @router.post("/api/segments/{segment_id}/push", status_code=202)
 def push_segment(
-    segment_id: int,
+    segment_id: RowId,
     body: PushIn,
     activation: Activation,
     viewer: Exporter,
@@ -221,7 +224,7 @@ def push_segment(
 
 @router.get("/api/segments/{segment_id}/deliveries")
 def segment_deliveries(
-    segment_id: int,
+    segment_id: RowId,
     activation: Activation,
     _viewer: ApiViewer,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
@@ -257,7 +260,9 @@ def create_destination(
 
 
 @router.delete("/api/destinations/{destination_id}", status_code=204)
-def delete_destination(destination_id: int, activation: Activation, _viewer: Exporter) -> Response:
+def delete_destination(
+    destination_id: RowId, activation: Activation, _viewer: Exporter
+) -> Response:
     """Delete a destination and its delivery history."""
     try:
         activation.deliveries.delete_destination(destination_id)

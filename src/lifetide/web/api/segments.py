@@ -30,6 +30,7 @@ from lifetide.segments.service import (
 from lifetide.segments.store import UNSET
 from lifetide.segments.suggestions import SOURCES
 from lifetide.segments.validate import InvalidDefinition
+from lifetide.web.ids import RowId
 from lifetide.web.security import ApiViewer, Viewer, require
 
 router = APIRouter(prefix="/api/segments", tags=["segments"])
@@ -427,7 +428,7 @@ def identifiers_from_csv(content: bytes) -> list[str]:
 
 
 @router.get("/{segment_id}")
-def get_segment(segment_id: int, service: Service, _viewer: ApiViewer) -> SegmentDetailOut:
+def get_segment(segment_id: RowId, service: Service, _viewer: ApiViewer) -> SegmentDetailOut:
     """One segment with its definition, sentence and latest refreshes."""
     try:
         return SegmentDetailOut.model_validate(service.get(segment_id))
@@ -437,7 +438,7 @@ def get_segment(segment_id: int, service: Service, _viewer: ApiViewer) -> Segmen
 
 @router.patch("/{segment_id}")
 def update_segment(
-    segment_id: int, body: SegmentChange, service: Service, viewer: Writer
+    segment_id: RowId, body: SegmentChange, service: Service, viewer: Writer
 ) -> SegmentDetailOut:
     """Change a segment: a new version if the name or definition changes (then refreshed)."""
     given = body.model_fields_set
@@ -456,7 +457,7 @@ def update_segment(
 
 
 @router.delete("/{segment_id}", status_code=204)
-def archive_segment(segment_id: int, service: Service, viewer: Writer) -> Response:
+def archive_segment(segment_id: RowId, service: Service, viewer: Writer) -> Response:
     """Archive a segment (kept, hidden); 409 while another segment uses it."""
     try:
         service.archive(segment_id, viewer.user)
@@ -466,7 +467,7 @@ def archive_segment(segment_id: int, service: Service, viewer: Writer) -> Respon
 
 
 @router.get("/{segment_id}/versions")
-def versions(segment_id: int, service: Service, _viewer: ApiViewer) -> list[VersionOut]:
+def versions(segment_id: RowId, service: Service, _viewer: ApiViewer) -> list[VersionOut]:
     """Every saved version, newest first."""
     try:
         return [VersionOut.model_validate(v) for v in service.versions(segment_id)]
@@ -475,7 +476,7 @@ def versions(segment_id: int, service: Service, _viewer: ApiViewer) -> list[Vers
 
 
 @router.post("/{segment_id}/refresh")
-def refresh(segment_id: int, service: Service, viewer: Writer) -> RefreshResultOut:
+def refresh(segment_id: RowId, service: Service, viewer: Writer) -> RefreshResultOut:
     """Recompute the members now; 409 with the reason if it fails (the old members stay)."""
     try:
         result = service.refresh(segment_id, "manual", viewer.user)
@@ -488,7 +489,7 @@ def refresh(segment_id: int, service: Service, viewer: Writer) -> RefreshResultO
 
 @router.get("/{segment_id}/changes")
 def changes(
-    segment_id: int,
+    segment_id: RowId,
     service: Service,
     _viewer: ApiViewer,
     since: Annotated[dt.datetime | None, Query(description="Only changes from then (UTC).")] = None,

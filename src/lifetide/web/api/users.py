@@ -11,10 +11,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from lifetide.accounts.errors import AccountError, EmailTaken, LastAdmin, NotFound
 from lifetide.accounts.roles import Role
 from lifetide.ops.models import ApiToken, User
+from lifetide.web.ids import RowId
 from lifetide.web.security import ApiViewer, Viewer, accounts_of, require
 
 router = APIRouter(prefix="/api", tags=["users"])
 Admin = Annotated[Viewer, Depends(require("users.manage"))]
+# A leaked token must not be able to mint more tokens that outlive its revocation.
+SIGN_IN_NEEDED = (
+    "API tokens can only be created by a user signed in to the Studio, not with an API token"
+)
 
 
 class UserOut(BaseModel):
@@ -124,7 +129,7 @@ def create_user(request: Request, body: NewUser, _admin: Admin) -> UserOut:
 
 
 @router.patch("/users/{user_id}")
-def change_user(request: Request, user_id: int, body: UserChange, _admin: Admin) -> UserOut:
+def change_user(request: Request, user_id: RowId, body: UserChange, _admin: Admin) -> UserOut:
     """Change a user's role or disable/enable them (admins only); 409 to keep one admin."""
     accounts = accounts_of(request)
     try:
@@ -147,8 +152,16 @@ def list_tokens(request: Request, viewer: ApiViewer) -> list[TokenOut]:
 
 
 @router.post("/tokens", status_code=201)
-def create_token(request: Request, body: NewToken, viewer: ApiViewer) -> CreatedToken:
-    """Create an API token acting as you; the reply holds the token, shown only this once."""
+def create_token(
+    request: Request, response: Response, body: NewToken, viewer: ApiViewer
+) -> CreatedToken:
+    """Create an API token acting as you; the reply holds the token, shown only this once.
+
+    Needs a Studio sign-in (cookie session): a request with an API token gets 403.
+    """
+    if viewer.session is None:
+        raise HTTPException(403, SIGN_IN_NEEDED)
+    response.headers["Cache-Control"] = "no-store"
     try:
         token, row = accounts_of(request).issue_token(viewer.user, body.name)
     except AccountError as err:
@@ -157,7 +170,7 @@ def create_token(request: Request, body: NewToken, viewer: ApiViewer) -> Created
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-def revoke_token(request: Request, token_id: int, viewer: ApiViewer) -> Response:
+def revoke_token(request: Request, token_id: RowId, viewer: ApiViewer) -> Response:
     """Revoke one of your API tokens; requests with it get 401 from now on."""
     try:
         accounts_of(request).revoke_token(token_id, viewer.user)

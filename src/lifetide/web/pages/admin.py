@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from lifetide.accounts.errors import AccountError
 from lifetide.accounts.roles import ROLES
+from lifetide.web.api.users import SIGN_IN_NEEDED
+from lifetide.web.ids import RowId
 from lifetide.web.security import PageViewer, Viewer, accounts_of, require
 from lifetide.web.templating import flash, render
 
@@ -20,9 +22,9 @@ router = APIRouter(include_in_schema=False)
 Admin = Annotated[Viewer, Depends(require("users.manage", page=True))]
 
 
-def _back(path: str, message: str, kind: str = "success") -> RedirectResponse:
+def _back(request: Request, path: str, message: str, kind: str = "success") -> RedirectResponse:
     response = RedirectResponse(path, status_code=303)
-    flash(response, message, kind)
+    flash(request, response, message, kind)
     return response
 
 
@@ -61,39 +63,39 @@ def create_user(
         user = accounts_of(request).create_user(email, password, role, name or None)
     except AccountError as err:
         return _users_page(request, viewer, str(err), {"email": email, "name": name, "role": role})
-    return _back("/admin/users", f"Added {user.email} as {user.role}.")
+    return _back(request, "/admin/users", f"Added {user.email} as {user.role}.")
 
 
 @router.post("/admin/users/{user_id}/role")
 def change_role(
-    request: Request, viewer: Admin, user_id: int, role: Annotated[str, Form(max_length=16)]
+    request: Request, viewer: Admin, user_id: RowId, role: Annotated[str, Form(max_length=16)]
 ) -> RedirectResponse:
     """Give a user another role."""
     try:
         user = accounts_of(request).set_role(user_id, role)
     except AccountError as err:
-        return _back("/admin/users", str(err), "error")
-    return _back("/admin/users", f"{user.email} is now {user.role}.")
+        return _back(request, "/admin/users", str(err), "error")
+    return _back(request, "/admin/users", f"{user.email} is now {user.role}.")
 
 
 @router.post("/admin/users/{user_id}/disable")
-def disable_user(request: Request, viewer: Admin, user_id: int) -> RedirectResponse:
+def disable_user(request: Request, viewer: Admin, user_id: RowId) -> RedirectResponse:
     """Stop a user signing in (their sessions end and their API tokens stop working)."""
     try:
         user = accounts_of(request).disable(user_id)
     except AccountError as err:
-        return _back("/admin/users", str(err), "error")
-    return _back("/admin/users", f"{user.email} can no longer sign in.")
+        return _back(request, "/admin/users", str(err), "error")
+    return _back(request, "/admin/users", f"{user.email} can no longer sign in.")
 
 
 @router.post("/admin/users/{user_id}/enable")
-def enable_user(request: Request, viewer: Admin, user_id: int) -> RedirectResponse:
+def enable_user(request: Request, viewer: Admin, user_id: RowId) -> RedirectResponse:
     """Let a disabled user sign in again."""
     try:
         user = accounts_of(request).enable(user_id)
     except AccountError as err:
-        return _back("/admin/users", str(err), "error")
-    return _back("/admin/users", f"{user.email} can sign in again.")
+        return _back(request, "/admin/users", str(err), "error")
+    return _back(request, "/admin/users", f"{user.email} can sign in again.")
 
 
 def _account_page(
@@ -120,19 +122,26 @@ def account_page(request: Request, viewer: PageViewer) -> HTMLResponse:
 def create_token(
     request: Request, viewer: PageViewer, name: Annotated[str, Form(max_length=100)] = ""
 ) -> HTMLResponse:
-    """Create an API token and show it this once."""
+    """Create an API token and show it this once; only for a Studio sign-in (403 otherwise)."""
+    if viewer.session is None:
+        raise HTTPException(403, SIGN_IN_NEEDED)
     try:
         token, _row = accounts_of(request).issue_token(viewer.user, name)
     except AccountError as err:
         return _account_page(request, viewer, error=str(err))
-    return _account_page(request, viewer, new_token=token)
+    response = _account_page(request, viewer, new_token=token)
+    # The token is in this page: no browser or proxy may keep a copy.
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @router.post("/account/tokens/{token_id}/revoke")
-def revoke_token(request: Request, viewer: PageViewer, token_id: int) -> RedirectResponse:
+def revoke_token(request: Request, viewer: PageViewer, token_id: RowId) -> RedirectResponse:
     """Revoke one of your API tokens."""
     try:
         accounts_of(request).revoke_token(token_id, viewer.user)
     except AccountError as err:
-        return _back("/account", str(err), "error")
-    return _back("/account", "The token is revoked: requests with it are refused from now on.")
+        return _back(request, "/account", str(err), "error")
+    return _back(
+        request, "/account", "The token is revoked: requests with it are refused from now on."
+    )

@@ -128,5 +128,5 @@ def logout(request: Request, viewer: PageViewer) -> RedirectResponse:
         accounts_of(request).end_session(token)
     response = RedirectResponse("/login", status_code=303)
     clear_session_cookie(response, _settings(request))
-    flash(response, "You are signed out.", "info")
+    flash(request, response, "You are signed out.", "info")
     return response

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from lifetide.customers.view import CustomerNotFound, customer_view
 from lifetide.segments.fields import prediction_fields
+from lifetide.web.ids import RowId
 from lifetide.web.security import PageViewer
 from lifetide.web.templating import money, number, percent, render
 
@@ -130,7 +131,7 @@ def customer_search(request: Request, viewer: PageViewer, q: str = "") -> HTMLRe
 
 
 @router.get("/customers/{profile_id}", response_model=None)
-def customer_page(request: Request, viewer: PageViewer, profile_id: int) -> Response:
+def customer_page(request: Request, viewer: PageViewer, profile_id: RowId) -> Response:
     """One customer: identifiers, traits, consents, predictions, recommendations, timeline."""
     try:
         view = customer_view(request.app.state.lifetide, profile_id)

@@ -11,17 +11,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from lifetide.context import Lifetide
-from lifetide.segments.export import EXPORT_COLUMNS, allowed_columns, export_query
-from lifetide.segments.service import SegmentDetail, SegmentNotFound, SegmentService
-from lifetide.segments.tables import segment_tables
+from lifetide.segments.activation import SegmentActivation
+from lifetide.segments.export import EXPORT_COLUMNS
+from lifetide.segments.service import SegmentDetail, SegmentError, SegmentNotFound, SegmentService
+from lifetide.web.ids import RowId
 from lifetide.web.security import PageViewer, Viewer, require
 from lifetide.web.templating import flash, render
 
 router = APIRouter(include_in_schema=False)
 Writer = Annotated[Viewer, Depends(require("segments.write", page=True))]
-# The empty group matches everyone: its count's total is the number of profiles.
-EVERYONE: dict[str, Any] = {"root": {"type": "group", "op": "and", "children": []}}
 DEFAULT_EXPORT = ("profile_id", "email", "first_name", "last_name")
 SAMPLE_SIZE = 8
 
@@ -29,11 +27,6 @@ SAMPLE_SIZE = 8
 def service_of(request: Request) -> SegmentService:
     """The segment service of the app serving `request`."""
     return SegmentService(request.app.state.lifetide)
-
-
-def _lifetide(request: Request) -> Lifetide:
-    lifetide: Lifetide = request.app.state.lifetide
-    return lifetide
 
 
 def _not_found(request: Request, viewer: Viewer, segment_id: int) -> HTMLResponse:
@@ -48,22 +41,13 @@ def _not_found(request: Request, viewer: Viewer, segment_id: int) -> HTMLRespons
     )
 
 
-def member_sample(
-    lifetide: Lifetide, service: SegmentService, segment_id: int, size: int = SAMPLE_SIZE
-) -> list[dict[str, Any]]:
+def member_sample(service: SegmentService, segment_id: int) -> list[dict[str, Any]]:
     """A few members of the segment with their names and e-mails, lowest profile ids first."""
-    tables = segment_tables(lifetide.warehouse.thread_backend())
-    query = export_query(tables, service.member_ids(segment_id), DEFAULT_EXPORT).limit(size)
-    rows: list[dict[str, Any]] = query.to_pyarrow().to_pylist()
+    rows = service.sample(segment_id, SAMPLE_SIZE)
     for row in rows:
         full = " ".join(p for p in (row.get("first_name"), row.get("last_name")) if p)
         row["name"] = full or None
     return rows
-
-
-def export_columns(lifetide: Lifetide) -> list[str]:
-    """The columns a CSV export may have in this warehouse."""
-    return allowed_columns(segment_tables(lifetide.warehouse.thread_backend()))
 
 
 @router.get("/segments", response_class=HTMLResponse)
@@ -83,7 +67,7 @@ def segment_list(request: Request, viewer: PageViewer, q: str = "") -> HTMLRespo
         viewer,
         segments=shown,
         all_count=len(segments),
-        total=service.count(EVERYONE).total,
+        total=service.total_profiles(),
         q=q,
     )
 
@@ -114,7 +98,7 @@ def new_segment(request: Request, viewer: PageViewer) -> HTMLResponse:
 
 
 @router.get("/segments/{segment_id}/edit", response_model=None)
-def edit_segment(request: Request, viewer: PageViewer, segment_id: int) -> Response:
+def edit_segment(request: Request, viewer: PageViewer, segment_id: RowId) -> Response:
     """The builder on a saved segment (read-only for analysts); uploaded lists have no rules."""
     try:
         segment = service_of(request).get(segment_id)
@@ -126,16 +110,16 @@ def edit_segment(request: Request, viewer: PageViewer, segment_id: int) -> Respo
 
 
 @router.get("/segments/{segment_id}", response_class=HTMLResponse)
-def segment_page(request: Request, viewer: PageViewer, segment_id: int) -> HTMLResponse:
+def segment_page(request: Request, viewer: PageViewer, segment_id: RowId) -> HTMLResponse:
     """One segment: its rules in English, size, insights, overlap, export and members."""
     service = service_of(request)
-    lifetide = _lifetide(request)
     try:
         segment = service.get(segment_id)
     except SegmentNotFound:
         return _not_found(request, viewer, segment_id)
-    total = service.count(EVERYONE).total
+    total = service.total_profiles()
     can_export = viewer.can("segments.export")
+    activation = SegmentActivation(request.app.state.lifetide)
     return render(
         request,
         "segments/detail.html",
@@ -144,27 +128,32 @@ def segment_page(request: Request, viewer: PageViewer, segment_id: int) -> HTMLR
         total=total,
         share=(segment.size or 0) / total if total else None,
         others=[s for s in service.list() if s.id != segment_id],
-        export_columns=export_columns(lifetide) if can_export else [],
+        export_columns=activation.export_columns() if can_export else [],
         default_columns=DEFAULT_EXPORT,
         contact_columns=EXPORT_COLUMNS,
-        sample=member_sample(lifetide, service, segment_id),
+        sample=member_sample(service, segment_id),
         page_data={"segment_id": segment.id, "can_export": can_export},
     )
 
 
 @router.post("/segments/{segment_id}/refresh", response_model=None)
-def refresh_segment(request: Request, viewer: Writer, segment_id: int) -> Response:
+def refresh_segment(request: Request, viewer: Writer, segment_id: RowId) -> Response:
     """Recompute the segment's members now, then show the segment again."""
     service = service_of(request)
+    response = RedirectResponse(f"/segments/{segment_id}", status_code=303)
     try:
         result = service.refresh(segment_id, "manual", viewer.user)
     except SegmentNotFound:
         return _not_found(request, viewer, segment_id)
-    response = RedirectResponse(f"/segments/{segment_id}", status_code=303)
+    # An uploaded list has no rules to recompute.
+    except SegmentError as err:
+        flash(request, response, f"The segment was not refreshed: {err}", "error")
+        return response
     if result.error:
-        flash(response, f"The refresh failed: {result.error}", "error")
+        flash(request, response, f"The refresh failed: {result.error}", "error")
     else:
         flash(
+            request,
             response,
             f"Refreshed: {result.size or 0:,} members, {result.entered:,} entered, "
             f"{result.exited:,} left.",
