@@ -22,28 +22,21 @@ GROUPS: tuple[FieldGroup, ...] = (
     "Segments",
 )
 
+_MOMENT_OPERATORS = (
+    "before",
+    "after",
+    "between",
+    "within_last",
+    "not_within_last",
+    "is_set",
+    "is_not_set",
+)
 OPERATORS: dict[FieldType, tuple[str, ...]] = {
     "number": ("eq", "ne", "gt", "gte", "lt", "lte", "between", "is_set", "is_not_set"),
     "string": ("eq", "ne", "in", "not_in", "contains", "starts_with", "is_set", "is_not_set"),
     "boolean": ("is_true", "is_false", "is_set", "is_not_set"),
-    "date": (
-        "before",
-        "after",
-        "between",
-        "within_last",
-        "not_within_last",
-        "is_set",
-        "is_not_set",
-    ),
-    "timestamp": (
-        "before",
-        "after",
-        "between",
-        "within_last",
-        "not_within_last",
-        "is_set",
-        "is_not_set",
-    ),
+    "date": _MOMENT_OPERATORS,
+    "timestamp": _MOMENT_OPERATORS,
     "list": ("contains", "not_contains", "is_set", "is_not_set"),
 }
 # Operators that take no value, and those that take a list or a pair.

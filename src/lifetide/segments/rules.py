@@ -228,20 +228,6 @@ class Not(Node):
     child: Rule
 
 
-Rule = Annotated[
-    TraitCondition
-    | PredictionCondition
-    | PurchaseCondition
-    | EventCondition
-    | SequenceCondition
-    | EngagementCondition
-    | SegmentCondition
-    | BucketCondition
-    | Group
-    | Not,
-    Field(discriminator="type"),
-]
-
 Condition = (
     TraitCondition
     | PredictionCondition
@@ -252,6 +238,7 @@ Condition = (
     | SegmentCondition
     | BucketCondition
 )
+Rule = Annotated[Condition | Group | Not, Field(discriminator="type")]
 
 Group.model_rebuild()
 Not.model_rebuild()
