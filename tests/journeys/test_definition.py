@@ -1,0 +1,63 @@
+"""Journey definitions: the graph is checked when it is read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from lifetide.journeys.definition import Journey, graph_problems
+
+
+def journey(steps: dict[str, Any], start: str = "a", **extra: Any) -> dict[str, Any]:
+    return {
+        "name": "J",
+        "trigger": {"type": "segment", "segment_id": 1},
+        "start": start,
+        "steps": steps,
+        **extra,
+    }
+
+
+SEND = {"type": "send", "template": "t"}
+
+BAD: list[tuple[str, dict[str, Any], str]] = [
+    ("start missing", journey({"a": SEND}, start="b"), "start step 'b'"),
+    ("leads nowhere", journey({"a": {**SEND, "next": "b"}}), "leads to 'b'"),
+    ("unreached", journey({"a": SEND, "b": SEND}), "never reached"),
+    ("bad id", journey({"A b": SEND}, start="A b"), "step id"),
+    ("wait both ways", journey({"a": {"type": "wait", "minutes": 5, "until_local_time": "09:00"}}),
+     "either"),
+    ("split of one", journey({"a": {"type": "split", "paths": [{"weight": 1}]}}), "at least 2"),
+    ("reentry without days", journey({"a": SEND}, reentry={"kind": "after_days"}), "needs days"),
+    ("unknown trigger", {**journey({"a": SEND}), "trigger": {"type": "moon"}}, "trigger"),
+    ("unknown key", journey({"a": {**SEND, "colour": "red"}}), "colour"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "data", "words"), BAD, ids=[b[0] for b in BAD])
+def test_bad_journeys_are_refused_saying_why(name: str, data: dict[str, Any], words: str) -> None:
+    with pytest.raises(ValidationError, match=words):
+        Journey.model_validate(data)
+
+
+def test_a_good_journey_round_trips_through_json() -> None:
+    data = journey(
+        {
+            "a": {"type": "wait", "until_local_time": "09:00", "next": "b"},
+            "b": {
+                "type": "wait_for_event",
+                "event": {"event": "Email Opened"},
+                "timeout_minutes": 60,
+                "on_timeout": "c",
+            },
+            "c": {"type": "send", "template": "t", "fallback": "d"},
+            "d": {"type": "send", "channel": "sms", "template": "s"},
+        },
+        goal={"event": {"event": "Order Completed"}, "within_days": 7},
+        reentry={"kind": "after_days", "days": 30},
+    )
+    parsed = Journey.model_validate(data)
+    assert Journey.model_validate_json(parsed.model_dump_json()) == parsed
+    assert graph_problems(parsed) == []
