@@ -74,7 +74,9 @@ def studio(synth_shop_dir: Path, tmp_path: Path) -> Iterator[Studio]:
     """The scored shop behind a real uvicorn server on a free port, with a marketer."""
     data = tmp_path / "shop"
     shutil.copytree(synth_shop_dir, data)
-    with Lifetide(load_settings(data_dir=data, env="test"), ManualClock(NOW)) as app:
+    # The test pushes a segment to a webhook receiver on 127.0.0.1, a private address.
+    settings = load_settings(data_dir=data, env="test", allow_private_destinations=True)
+    with Lifetide(settings, ManualClock(NOW)) as app:
         Scorer(app, ScoreOptions(as_of=SHOP_END, evaluate=False)).run()
         accounts_for(app).create_user(*MARKETER, "marketer", name="Mia Marketer")
         port = _free_port()

@@ -1,9 +1,11 @@
-"""The Studio's acceptance test: a marketer builds, checks, saves and exports a segment.
+"""The Studio's acceptance test: a marketer builds, checks, saves, exports and pushes a segment.
 
 Chromium signs in by typing, builds three conditions in two groups by clicking, waits for the
 live count and compares it with a count this test computes itself in DuckDB SQL (never through
-our compiler), saves, sees the insight charts, downloads the CSV and opens a customer. Full-page
-screenshots of each screen go to test-artifacts/screenshots/.
+our compiler), saves, sees the insight charts, downloads the CSV and opens a customer. Then it
+adds a webhook destination (a receiver on 127.0.0.1 that checks the signatures with the secret
+the page showed), pushes the segment to it, and uploads a CSV list. Full-page screenshots of
+each screen go to test-artifacts/screenshots/.
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ import csv
 import datetime as dt
 import io
 import re
+import time
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
+from lifetide.ops.models import Delivery
 from tests.browser.conftest import CHROMIUM_ARGS, NOW, Studio
+from tests.segments.receiver import Receiver, receiving
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 VIEWPORT = {"width": 1440, "height": 900}
@@ -109,8 +114,126 @@ def build_segment(page: Page) -> None:
     expect(opened.locator("input[aria-label=Days]")).to_have_value("90")
 
 
+def wait_for_charts(page: Page) -> None:
+    """Until the segment page has drawn every insight chart."""
+    page.wait_for_function(
+        "() => window.Chart && ['chart-lifecycle', 'chart-channels', 'chart-promo',"
+        " 'chart-categories', 'chart-brands'].every((id) => Chart.getChart(id))"
+    )
+
+
+def shop_emails(studio: Studio, n: int) -> list[str]:
+    """The e-mails of the first `n` profiles that have one."""
+    cursor = studio.app.warehouse.duckdb.cursor()
+    try:
+        rows = cursor.execute(
+            "SELECT email FROM profiles WHERE email IS NOT NULL ORDER BY profile_id LIMIT ?", [n]
+        ).fetchall()
+    finally:
+        cursor.close()
+    return [str(r[0]) for r in rows]
+
+
+def wait_for_delivery(studio: Studio, seconds: float = 15) -> Delivery:
+    """The one delivery, once it has finished."""
+    deadline = time.monotonic() + seconds
+    while True:
+        with studio.app.sessions() as session:
+            delivery = session.query(Delivery).one()
+        if delivery.status != "running" or time.monotonic() > deadline:
+            return delivery
+        time.sleep(0.1)
+
+
+def push_to_a_new_destination(page: Page, studio: Studio, segment_url: str, count: int) -> None:
+    """Add a destination by the form, push the segment to it, see the push on its page."""
+    with receiving(Receiver()) as receiver:
+        page.get_by_role("link", name="Destinations").click()
+        expect(page.get_by_role("heading", name="No destinations yet")).to_be_visible()
+        page.locator("#destination-name").fill("CRM sync")
+        page.locator("#destination-url").fill(receiver.url)
+        page.locator("[data-action=add-destination]").click()
+        secret = page.locator("#destination-secret").inner_text().strip()
+        assert len(secret) >= 40
+        receiver.secret = secret
+        shot(page, "destination-added")
+
+        page.goto(segment_url)
+        page.get_by_label("Destination").select_option(label="CRM sync")
+        page.get_by_role("button", name="Push").click()
+        expect(page.get_by_text(re.compile(r"^Sent"))).to_be_visible()
+        delivery = wait_for_delivery(studio)
+        assert (delivery.status, delivery.members) == ("delivered", count)
+        pages = receiver.accepted()
+        assert all(p.signature_ok for p in pages)
+        assert sum(len(p.payload["members"]) for p in pages) == count
+
+    # Only stored: nothing is pushed to it.
+    page.goto(f"{studio.url}/destinations")
+    page.locator("#destination-name").fill("Ads audience")
+    page.locator("#destination-url").fill("https://hooks.example.com/lifetide")
+    page.locator("[data-action=add-destination]").click()
+    expect(page.get_by_test_id("new-secret")).to_contain_text("“Ads audience” is added")
+    page.goto(f"{studio.url}/destinations")
+    rows = page.get_by_test_id("destinations").locator("tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("Not pushed to yet")
+    expect(rows.nth(1)).to_contain_text("CRM sync")
+    expect(rows.nth(1)).to_contain_text("Delivered")
+    expect(rows.nth(1)).to_contain_text("Skincare regulars and e-mail openers")
+    shot(page, "destinations")
+
+    rows.nth(0).locator("[data-action=delete]").click()
+    dialog = rows.nth(0).locator("dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Delete the destination Ads audience?")
+    shot(page, "destination-delete")
+    dialog.locator("[data-action=confirm-delete]").click()
+    expect(page.locator(".flash")).to_contain_text("Deleted “Ads audience”")
+    expect(rows).to_have_count(1)
+
+
+def upload_a_list(page: Page, studio: Studio, tmp_path: Path) -> None:
+    """Upload a CSV of three customers and two strangers; see who was not found."""
+    known = shop_emails(studio, 3)
+    strangers = ["nobody@nowhere.example", "C-00000-unknown"]
+    file = tmp_path / "open-day.csv"
+    file.write_text("identifier,note\n" + "".join(f"{i},guest\n" for i in known + strangers))
+
+    page.get_by_role("link", name="Segments").first.click()
+    page.locator("[data-action=upload-list]").click()
+    expect(page).to_have_url(f"{studio.url}/segments/upload")
+    page.locator("#list-name").fill("Spring open-day guests")
+    page.locator("#list-description").fill("Signed up at the store on the open day")
+    # Pasting is the other way; only the way chosen is sent.
+    page.locator("[data-mode=text]").click()
+    expect(page.locator("#list-text")).to_be_enabled()
+    expect(page.get_by_test_id("upload-file")).to_be_disabled()
+    page.locator("#list-text").fill("\n".join(known))
+    expect(page.get_by_text("3 lines")).to_be_visible()
+    shot(page, "upload-paste")
+    page.locator("[data-mode=file]").click()
+    expect(page.locator("#list-text")).to_be_disabled()
+    page.get_by_test_id("upload-file").set_input_files(str(file))
+    expect(page.locator(".dropzone")).to_contain_text("open-day.csv")
+    shot(page, "upload")
+
+    page.locator("[data-action=upload]").click()
+    expect(page).to_have_url(re.compile(r"/segments/\d+$"))
+    expect(page.locator(".flash")).to_contain_text("3 of 5 matched; 2 not found.")
+    expect(page.get_by_test_id("size")).to_have_text("3")
+    unmatched = page.get_by_test_id("unmatched")
+    for stranger in strangers:
+        expect(unmatched).to_contain_text(stranger)
+    expect(page.get_by_test_id("history")).to_contain_text("An uploaded list.")
+    wait_for_charts(page)
+    shot(page, "uploaded")
+
+
 @pytest.mark.slow
-def test_a_marketer_builds_saves_and_exports_a_segment(chromium_path: Path, studio: Studio) -> None:
+def test_a_marketer_builds_saves_and_exports_a_segment(
+    chromium_path: Path, studio: Studio, tmp_path: Path
+) -> None:
     # chromium_path comes first: without a browser the test skips before the shop is built.
     errors: list[str] = []
     with sync_playwright() as p:
@@ -154,11 +277,9 @@ def test_a_marketer_builds_saves_and_exports_a_segment(chromium_path: Path, stud
 
             page.locator("[data-action=save]").first.click()
             expect(page).to_have_url(re.compile(r"/segments/\d+$"))
+            segment_url = page.url
             expect(page.get_by_test_id("size")).to_have_text(f"{count:,}")
-            page.wait_for_function(
-                "() => window.Chart && ['chart-lifecycle', 'chart-channels', 'chart-promo',"
-                " 'chart-categories', 'chart-brands'].every((id) => Chart.getChart(id))"
-            )
+            wait_for_charts(page)
             expect(page.locator(".kpi-value").nth(2)).to_have_text(re.compile(r"%$"))
             shot(page, "segment")
 
@@ -182,6 +303,9 @@ def test_a_marketer_builds_saves_and_exports_a_segment(chromium_path: Path, stud
                 "Skincare regulars and e-mail openers"
             )
             shot(page, "segments")
+
+            push_to_a_new_destination(page, studio, segment_url, count)
+            upload_a_list(page, studio, tmp_path)
         finally:
             browser.close()
     assert errors == []

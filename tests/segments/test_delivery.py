@@ -376,3 +376,23 @@ def test_a_host_resolving_to_a_private_address_is_not_sent_to(
     assert (delivery.attempts, delivery.pages_sent) == (1, 0)
     assert receiver.received == []
     assert sleeps == []
+
+
+def test_a_destinations_recent_deliveries_come_newest_first(
+    deliveries: Deliveries, receiver: Receiver, user: User, segment_id: int, clock: ManualClock
+) -> None:
+    destination_id = _destination(deliveries, receiver, user)
+    idle = deliveries.create_destination("Idle", "https://hooks.example.com/x", None)
+    first = deliveries.push(segment_id, destination_id, MEMBERS, user)
+    clock.advance(dt.timedelta(minutes=5))
+    second = deliveries.push(segment_id, destination_id, MEMBERS[:1], user)
+
+    recent = deliveries.destination_deliveries(destination_id)
+
+    assert [d.id for d in recent] == [second.id, first.id]
+    assert [(d.status, d.pages_sent, d.pages) for d in recent] == [
+        ("delivered", 1, 1),
+        ("delivered", 2, 2),
+    ]
+    assert [d.id for d in deliveries.destination_deliveries(destination_id, limit=1)] == [second.id]
+    assert deliveries.destination_deliveries(idle.destination.id) == []

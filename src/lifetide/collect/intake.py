@@ -51,6 +51,11 @@ class Intake:
         self._keys = keys
         self._clock = clock
 
+    @property
+    def keys(self) -> WriteKeyCache:
+        """The write-key checks this intake makes (and keeps answers of)."""
+        return self._keys
+
     async def receive(
         self,
         body: bytes,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 import threading
@@ -18,8 +19,19 @@ from lifetide.ops.models import Source
 KEY_PREFIX = "lt_wk_"
 
 
+MAX_NAME = 100  # the width of sources.name
+
+
 class SourceError(ValueError):
     """A source operation that cannot be done as asked."""
+
+
+class SourceExists(SourceError):
+    """A source with that name exists already."""
+
+
+class SourceNotFound(SourceError):
+    """No source has that name."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +41,22 @@ class NewSource:
     id: int
     name: str
     write_key: str
+    hint: str
+    created_at: dt.datetime
+
+
+def check_name(name: str) -> str:
+    """`name` without surrounding spaces, if it can name a source; a SourceError otherwise."""
+    name = name.strip()
+    if not name:
+        raise SourceError("a source needs a name")
+    if len(name) > MAX_NAME:
+        raise SourceError(f"a source name has at most {MAX_NAME} characters, not {len(name)}")
+    if any(not ch.isprintable() for ch in name):
+        raise SourceError(
+            "a source name cannot hold line breaks, tabs or other invisible characters"
+        )
+    return name
 
 
 def hash_key(key: str) -> str:
@@ -45,13 +73,11 @@ class Sources:
 
     def create(self, name: str) -> NewSource:
         """Create a source called `name` and its write key."""
-        name = name.strip()
-        if not name:
-            raise SourceError("a source needs a name")
+        name = check_name(name)
         key = KEY_PREFIX + secrets.token_urlsafe(24)
         with transaction(self._sessions) as session:
             if session.scalars(select(Source).where(Source.name == name)).first():
-                raise SourceError(f"a source called {name!r} exists already")
+                raise SourceExists(f"a source called {name!r} exists already")
             source = Source(
                 name=name,
                 write_key_hash=hash_key(key),
@@ -60,16 +86,17 @@ class Sources:
             )
             session.add(source)
             session.flush()
-            return NewSource(source.id, name, key)
+            return NewSource(source.id, name, key, source.write_key_hint, source.created_at)
 
-    def revoke(self, name: str) -> None:
-        """Revoke the write key of `name`; requests with it are refused from now on."""
+    def revoke(self, name: str) -> int:
+        """Revoke the write key of `name` (again is a no-op); gives the source's id."""
         with transaction(self._sessions) as session:
             source = session.scalars(select(Source).where(Source.name == name)).first()
             if source is None:
-                raise SourceError(f"no source called {name!r}")
+                raise SourceNotFound(f"no source called {name!r}")
             if source.revoked_at is None:
                 source.revoked_at = self._clock.now()
+            return source.id
 
     def list(self) -> list[Source]:
         """Every source, oldest first."""
@@ -111,3 +138,8 @@ class WriteKeyCache:
                 self._answers.clear()
             self._answers[key] = (now, answer)
         return answer
+
+    def forget_source(self, source_id: int) -> None:
+        """Drop the kept answers for `source_id`: its revocation counts here at once."""
+        with self._lock:
+            self._answers = {k: v for k, v in self._answers.items() if v[1] != source_id}

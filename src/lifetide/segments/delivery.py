@@ -272,6 +272,18 @@ class Deliveries:
                 )
             )
 
+    def destination_deliveries(self, destination_id: int, limit: int = 3) -> list[Delivery]:
+        """A destination's most recent deliveries, of any segment, newest first."""
+        with self.sessions() as session:
+            return list(
+                session.scalars(
+                    select(Delivery)
+                    .where(Delivery.destination_id == destination_id)
+                    .order_by(Delivery.started_at.desc(), Delivery.id.desc())
+                    .limit(limit)
+                )
+            )
+
     def get_delivery(self, delivery_id: int) -> Delivery:
         """One delivery, or NotFound."""
         with self.sessions() as session:

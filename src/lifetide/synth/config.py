@@ -79,6 +79,11 @@ class SynthConfig:
 
     # Web behaviour. Share of carts (cart ids with a Product Added) that never become an order.
     cart_abandonment: float = 0.70
+    # Share of those abandoned carts that are lost: tied to no order, placed like browse
+    # sessions (non-buyers who browse abandon some too); the rest come back, a day or two
+    # before one of the person's online orders. Either way carts / (carts + orders) stays
+    # cart_abandonment.
+    lost_cart_share: float = 0.5
     # Browse-only sessions a week while active, and after dropping out.
     browse_rate: float = 0.015
     browse_rate_lapsed: float = 0.005
@@ -103,6 +108,8 @@ class SynthConfig:
             raise ValueError("products must be at least 300 so every category has a range")
         if not 0 < self.cart_abandonment < 1:
             raise ValueError("cart_abandonment must be strictly between 0 and 1")
+        if not 0 < self.lost_cart_share < 1:
+            raise ValueError("lost_cart_share must be strictly between 0 and 1")
         for name in ("email_classes", "discount_classes"):
             shares = getattr(self, name)
             if abs(sum(shares) - 1) > 1e-9 or min(shares) < 0:

@@ -2,8 +2,15 @@
 
 Session kinds:
 - order: ends in Order Completed at the online order's instant (one per online order);
-- cart: an abandoned cart, placed before one of the person's online orders (Poisson with
-  mean a/(1-a) per order for abandonment rate a, so carts / (carts + orders) = a);
+- cart: an abandoned cart. For abandonment rate a there are a/(1-a) carts per online order,
+  so carts / (carts + orders) = a; they split into two kinds by `lost_cart_share` s:
+  - a (1-s) share come back: Poisson with mean (1-s) a/(1-a) per order, placed a day or
+    two before that order;
+  - an s share are lost: tied to no order (the person orders again only if their own
+    purchase process says so), they are drawn like browse sessions (same people, periods
+    and timing) at rho per browse session, rho set per chunk so that their expected number
+    is s a/(1-a) per online order. Non-buyers who browse abandon carts at that same rate
+    per browse session as buyers;
 - browse: product browsing while active (and rarely after dropping out);
 - signup: the web sign-up of a person who never buys;
 - landing: the visit that follows an e-mail click;
@@ -114,13 +121,15 @@ def plan_sessions(
     online = np.flatnonzero(~purchases.store)
     live_online = online[~purchases.cancelled[online]]
 
-    # Abandoned carts, a day or two before a real order.
+    # Abandoned carts that come back: a day or two before a real order.
     per_order = config.cart_abandonment / (1 - config.cart_abandonment)
-    carts = np.repeat(live_online, rng.poisson(per_order, len(live_online)))
+    returning = (1 - config.lost_cart_share) * per_order
+    carts = np.repeat(live_online, rng.poisson(returning, len(live_online)))
     cart_day = purchases.day[carts] - 0.02 - rng.exponential(2.0, len(carts))
     carts, cart_day = carts[cart_day >= 0], cart_day[cart_day >= 0]
 
-    b_person, b_day = _browsing(config, persons, purchases, days, utc_offset, rng)
+    lost = config.lost_cart_share * per_order * len(live_online)
+    b_person, b_day, b_cart = _browsing(config, persons, purchases, days, utc_offset, lost, rng)
     signup = np.flatnonzero(~persons.buyer & (records.source[:n] == ECOMMERCE))
 
     clicks = mailings.kind == CLICKED
@@ -132,7 +141,7 @@ def plan_sessions(
         [
             np.full(len(online), ORDER),
             np.full(len(carts), CART),
-            np.full(len(b_person), BROWSE),
+            np.where(b_cart, CART, BROWSE),
             np.full(len(signup), SIGNUP),
             np.full(int(l_keep.sum()), LANDING),
         ]
@@ -174,17 +183,29 @@ def _browsing(
     purchases: Purchases,
     days: int,
     utc_offset: IntArray,
+    lost_carts: float,
     rng: np.random.Generator,
-) -> tuple[IntArray, FloatArray]:
-    """Browse sessions: steady while active, rare after dropping out, a few around sign-up."""
+) -> tuple[IntArray, FloatArray, BoolArray]:
+    """Browse sessions, and the lost carts drawn the same way among them (flagged True).
+
+    Browsing is steady while active, rare after dropping out, and a few visits around a
+    non-buyer's sign-up; `lost_carts` is the chunk's expected number of lost carts.
+    """
     buyer = persons.buyer
     begin = np.clip(purchases.first_day - 14, 0, days)
     stop = np.where(np.isnan(purchases.dropout_day), days, purchases.dropout_day)
-    active_weeks = np.where(buyer, (stop - begin) / 7, 0)
-    lapsed_weeks = np.where(buyer, (days - stop) / 7, 0)
-    n_active = rng.poisson(config.browse_rate * active_weeks)
-    n_lapsed = rng.poisson(config.browse_rate_lapsed * lapsed_weeks)
-    n_new = np.where(buyer, 0, rng.poisson(1.5, persons.size))
+    active_mean = config.browse_rate * np.where(buyer, (stop - begin) / 7, 0)
+    lapsed_mean = config.browse_rate_lapsed * np.where(buyer, (days - stop) / 7, 0)
+    new_mean = np.where(buyer, 0.0, 1.5)
+    # Lost carts per browse session, the same for everyone; drawing both as one Poisson
+    # process and flagging each visit a cart with probability rho / (1 + rho) keeps the
+    # browse sessions Poisson with their own means. A chunk where no browsing is expected
+    # (browse rates of 0 and no non-buyers) gets no lost carts.
+    expected = float(active_mean.sum() + lapsed_mean.sum() + new_mean.sum())
+    rho = lost_carts / expected if expected > 0 else 0.0
+    n_active = rng.poisson(active_mean * (1 + rho))
+    n_lapsed = rng.poisson(lapsed_mean * (1 + rho))
+    n_new = rng.poisson(new_mean * (1 + rho))
     new_begin = np.clip(purchases.first_day - 10, 0, days)
     new_stop = np.clip(purchases.first_day + 45, 0, days)
 
@@ -200,7 +221,8 @@ def _browsing(
         ]
     )
     day = np.minimum(day, days - SECOND)
-    return person, warp_hours(day, utc_offset[person], ONLINE_HOURS)
+    is_cart = rng.random(len(person)) < rho / (1 + rho)
+    return person, warp_hours(day, utc_offset[person], ONLINE_HOURS), is_cart
 
 
 def _choose_devices(

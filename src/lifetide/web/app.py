@@ -16,6 +16,7 @@ from lifetide.web.api import customers as customers_api
 from lifetide.web.api import docs as docs_api
 from lifetide.web.api import exports as exports_api
 from lifetide.web.api import segments as segments_api
+from lifetide.web.api import sources as sources_api
 from lifetide.web.api import users as users_api
 from lifetide.web.pages import studio_router
 from lifetide.web.security import install_security
@@ -44,6 +45,7 @@ def create_app(lifetide: Lifetide) -> FastAPI:
     app.include_router(docs_api.router)
     app.include_router(users_api.router)
     app.include_router(segments_api.router)
+    app.include_router(sources_api.router)
     app.include_router(exports_api.router)
     app.include_router(customers_api.router)
     app.include_router(studio_router())

@@ -140,11 +140,14 @@ def navigation(path: str, role: str) -> list[NavItem]:
         NavItem("Segments", "/segments", "segments"),
         NavItem("Customers", "/customers", "customers"),
     ]
+    if can(role, "segments.export"):
+        items.append(NavItem("Destinations", "/destinations", "webhook"))
     if can(role, "users.manage"):
-        items += [
-            NavItem("Users", "/admin/users", "users", "Admin"),
-            NavItem("API tokens", "/account", "key", "Admin"),
-        ]
+        items.append(NavItem("Users", "/admin/users", "users", "Admin"))
+    if can(role, "sources.manage"):
+        items.append(NavItem("Tracking sources", "/admin/sources", "source", "Admin"))
+    # Last, below any admin section: everyone's own API tokens.
+    items.append(NavItem("Account", "/account", "account", "Settings"))
     return [
         NavItem(i.label, i.href, i.icon, i.section, path == i.href or path.startswith(i.href + "/"))
         for i in items

@@ -5,7 +5,9 @@ import re
 
 from fastapi.testclient import TestClient
 
+from lifetide.accounts.service import accounts_for
 from lifetide.context import Lifetide
+from lifetide.segments.activation import SegmentActivation
 from lifetide.segments.service import SegmentService
 from tests.web.pages.conftest import SignIn
 
@@ -197,3 +199,88 @@ def test_an_uploaded_list_offers_no_refresh_and_refusing_one_is_a_message(
     assert response.headers["location"] == f"/segments/{static.id}"
     page = client.get(f"/segments/{static.id}").text
     assert "The segment was not refreshed: segment &#39;VIP list&#39; is a static list" in page
+
+
+def test_the_builder_loads_the_definition_tree_before_the_builder(
+    client: TestClient, sign_in: SignIn
+) -> None:
+    sign_in("marketer")
+    page = client.get("/segments/new").text
+
+    tree = page.index('<script defer src="/static/js/builder-definition.js"></script>')
+    assert tree < page.index('<script defer src="/static/js/builder.js"></script>')
+    assert page.index('<script defer src="/static/js/builder.js"></script>') < page.index(
+        "/static/vendor/alpine.js"
+    )
+
+
+def test_with_no_destinations_the_push_control_links_to_the_destinations_page(
+    client: TestClient, sign_in: SignIn, shop: Lifetide
+) -> None:
+    sign_in("marketer")
+
+    page = client.get("/segments/1").text
+    assert 'data-testid="no-destinations"' in page
+    assert '<a href="/destinations">add a webhook destination</a>' in page
+    assert "through the API" not in page
+
+    SegmentActivation(shop).deliveries.create_destination(
+        "CRM", "https://hooks.example.com/x", None
+    )
+    page = client.get("/segments/1").text
+    assert 'data-testid="no-destinations"' not in page
+    assert '"destinations": [{"id": 1, "name": "CRM"}]' in page
+
+
+def _history_rows(page: str) -> list[str]:
+    card = page.split('data-testid="history"', 1)[1]
+    return re.findall(r"<tr>\s*(<td>.*?)</tr>", card, flags=re.S)
+
+
+def test_the_history_card_lists_every_version_newest_first(
+    client: TestClient, sign_in: SignIn, shop: Lifetide
+) -> None:
+    sign_in("analyst")
+    assert len(_history_rows(client.get("/segments/1").text)) == 1
+
+    admin = accounts_for(shop).user_by_email("admin@example.com")
+    skincare = {"root": {"type": "purchase", "filters": {"categories": ["skincare"]}}}
+    SegmentService(shop).update(1, admin, name="Skincare buyers", definition=skincare)
+    page = client.get("/segments/1").text
+
+    assert "2 saved versions, newest first" in page
+    newest, oldest = _history_rows(page)
+    assert '<span class="version-no current">v2</span>' in newest
+    assert "Skincare buyers" in newest and "admin@example.com" in newest
+    assert "skincare" in newest and "lifecycle stage" not in newest.lower()
+    assert '<span class="version-no">v1</span>' in oldest
+    assert "Skincare or at risk" in oldest and "marketer@example.com" in oldest
+    assert "lifecycle stage" in oldest.lower()
+
+
+def test_a_version_using_a_field_that_no_longer_exists_says_so(
+    client: TestClient, sign_in: SignIn, shop: Lifetide
+) -> None:
+    skincare = {"root": {"type": "purchase", "filters": {"categories": ["skincare"]}}}
+    SegmentService(shop).update(1, None, definition=skincare)
+    # Version 1 used a prediction; without the predictions table, that field is gone.
+    shop.warehouse.duckdb.execute("DROP TABLE predictions")
+    sign_in("marketer")
+
+    response = client.get("/segments/1")
+
+    assert response.status_code == 200
+    newest, oldest = _history_rows(response.text)
+    assert '<span class="gone">(uses a field that no longer exists)</span>' in oldest
+    assert "gone" not in newest and "skincare" in newest
+
+
+def test_an_uploaded_list_has_one_version_without_rules(
+    client: TestClient, sign_in: SignIn, shop: Lifetide
+) -> None:
+    static = SegmentService(shop).create_static("VIP list", ["1", "3"], None).segment
+    sign_in("marketer")
+
+    (row,) = _history_rows(client.get(f"/segments/{static.id}").text)
+
+    assert "An uploaded list." in row and "VIP list" in row

@@ -54,10 +54,24 @@ def test_number_formats() -> None:
 
 def test_navigation_by_role() -> None:
     admin = navigation("/segments/3", "admin")
-    assert [i.label for i in admin] == ["Segments", "Customers", "Users", "API tokens"]
-    assert [i.active for i in admin] == [True, False, False, False]
-    assert {i.section for i in admin if i.label in ("Users", "API tokens")} == {"Admin"}
-    assert [i.label for i in navigation("/customers", "marketer")] == ["Segments", "Customers"]
+    assert [i.label for i in admin] == [
+        "Segments",
+        "Customers",
+        "Destinations",
+        "Users",
+        "Tracking sources",
+        "Account",
+    ]
+    assert [i.active for i in admin] == [True, False, False, False, False, False]
+    assert [i.section for i in admin] == ["", "", "", "Admin", "Admin", "Settings"]
+    assert navigation("/admin/sources", "admin")[4].active
+    marketer = navigation("/destinations", "marketer")
+    assert [i.label for i in marketer] == ["Segments", "Customers", "Destinations", "Account"]
+    assert [i.active for i in marketer] == [False, False, True, False]
+    # Everyone has an account page (their API tokens); analysts cannot push to destinations.
+    analyst = navigation("/account/tokens", "analyst")
+    assert [i.label for i in analyst] == ["Segments", "Customers", "Account"]
+    assert [i.active for i in analyst] == [False, False, True]
     assert navigation("/customers", "analyst")[1].active
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lifetide.web.pages import admin, auth, customers, segments
+from lifetide.web.pages import admin, auth, customers, destinations, segments, uploads
 from lifetide.web.pages.assets import assets_router, check_vendor_files
 
 
@@ -12,7 +12,16 @@ def studio_router() -> APIRouter:
     """Every Studio page and /static; logs what to run if the front-end packages are missing."""
     check_vendor_files()
     router = APIRouter(include_in_schema=False)
-    for part in (auth.router, segments.router, customers.router, admin.router):
+    # uploads before segments: /segments/upload is not /segments/{segment_id}.
+    parts = (
+        auth.router,
+        uploads.router,
+        segments.router,
+        customers.router,
+        destinations.router,
+        admin.router,
+    )
+    for part in parts:
         router.include_router(part)
     router.include_router(assets_router())
     return router

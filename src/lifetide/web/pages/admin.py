@@ -1,7 +1,7 @@
-"""Admin pages (users) and every user's own account page (API tokens).
+"""Admin pages (users, tracking sources) and every user's own account page (API tokens).
 
 Forms post back here with the session's CSRF token; each change redirects with a message, except
-a new API token, which is shown on the page this once and never again.
+a new API token or write key, which is shown on the page this once and never again.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from lifetide.accounts.errors import AccountError
 from lifetide.accounts.roles import ROLES
+from lifetide.collect.sources import MAX_NAME, NewSource, SourceError
+from lifetide.web.api.sources import revoke_source, sources_of
 from lifetide.web.api.users import SIGN_IN_NEEDED
 from lifetide.web.ids import RowId
 from lifetide.web.security import PageViewer, Viewer, accounts_of, require
@@ -20,6 +22,7 @@ from lifetide.web.templating import flash, render
 
 router = APIRouter(include_in_schema=False)
 Admin = Annotated[Viewer, Depends(require("users.manage", page=True))]
+SourcesAdmin = Annotated[Viewer, Depends(require("sources.manage", page=True))]
 
 
 def _back(request: Request, path: str, message: str, kind: str = "success") -> RedirectResponse:
@@ -96,6 +99,66 @@ def enable_user(request: Request, viewer: Admin, user_id: RowId) -> RedirectResp
     except AccountError as err:
         return _back(request, "/admin/users", str(err), "error")
     return _back(request, "/admin/users", f"{user.email} can sign in again.")
+
+
+def _sources_page(
+    request: Request,
+    viewer: Viewer,
+    created: NewSource | None = None,
+    error: str = "",
+    name: str = "",
+) -> HTMLResponse:
+    response = render(
+        request,
+        "admin/sources.html",
+        viewer,
+        status_code=422 if error else 200,
+        sources=sources_of(request).list(),
+        created=created,
+        # Where the SDKs should send: this server as the browser reached it.
+        base_url=str(request.base_url).rstrip("/"),
+        max_name=MAX_NAME,
+        error=error,
+        name=name,
+    )
+    if created is not None:
+        # The write key is in this page: no browser or proxy may keep a copy.
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/admin/sources", response_class=HTMLResponse)
+def sources_page(request: Request, viewer: SourcesAdmin) -> HTMLResponse:
+    """Every tracking source with the start of its write key, and a form to add one."""
+    return _sources_page(request, viewer)
+
+
+@router.post("/admin/sources", response_class=HTMLResponse)
+def create_source(
+    request: Request, viewer: SourcesAdmin, name: Annotated[str, Form(max_length=1000)] = ""
+) -> HTMLResponse:
+    """Create a source; its write key and SDK set-up are shown this once."""
+    try:
+        created = sources_of(request).create(name)
+    except SourceError as err:
+        return _sources_page(request, viewer, error=str(err), name=name)
+    return _sources_page(request, viewer, created=created)
+
+
+@router.post("/admin/sources/revoke")
+def revoke_source_form(
+    request: Request, viewer: SourcesAdmin, name: Annotated[str, Form(max_length=1000)]
+) -> RedirectResponse:
+    """Revoke a source's write key (the name comes in the form, as names may hold a '/')."""
+    try:
+        revoke_source(request, name)
+    except SourceError as err:
+        return _back(request, "/admin/sources", str(err), "error")
+    return _back(
+        request,
+        "/admin/sources",
+        f"The write key of {name} is revoked: events sent with it are refused from now on.",
+    )
 
 
 def _account_page(

@@ -6,15 +6,20 @@ the charts, overlap, pushes) their scripts fetch from the JSON API under /api/se
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from lifetide.segments.activation import SegmentActivation
+from lifetide.segments.describe import describe
 from lifetide.segments.export import EXPORT_COLUMNS
 from lifetide.segments.service import SegmentDetail, SegmentError, SegmentNotFound, SegmentService
+from lifetide.segments.validate import InvalidDefinition, validated
 from lifetide.web.ids import RowId
+from lifetide.web.pages.uploads import forget_unmatched, unmatched_of
 from lifetide.web.security import PageViewer, Viewer, require
 from lifetide.web.templating import flash, render
 
@@ -22,6 +27,20 @@ router = APIRouter(include_in_schema=False)
 Writer = Annotated[Viewer, Depends(require("segments.write", page=True))]
 DEFAULT_EXPORT = ("profile_id", "email", "first_name", "last_name")
 SAMPLE_SIZE = 8
+HISTORY_SHOWN = 20
+NO_LONGER_VALID = "(uses a field that no longer exists)"
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One saved version of a segment as the History card shows it."""
+
+    version: int
+    name: str
+    author_email: str | None
+    created_at: dt.datetime
+    sentence: str
+    valid: bool
 
 
 def service_of(request: Request) -> SegmentService:
@@ -48,6 +67,30 @@ def member_sample(service: SegmentService, segment_id: int) -> list[dict[str, An
         full = " ".join(p for p in (row.get("first_name"), row.get("last_name")) if p)
         row["name"] = full or None
     return rows
+
+
+def version_history(service: SegmentService, segment_id: int) -> list[HistoryEntry]:
+    """Every version of the segment, newest first, with its rules in English.
+
+    A version whose rules use a field the warehouse no longer has says so instead of failing.
+    """
+    versions = service.versions(segment_id)
+    catalog = service.catalog()
+    names = service.store.names(archived=True)
+    entries = []
+    for v in versions:
+        if v.definition is None:
+            sentence, valid = "An uploaded list.", True
+        else:
+            try:
+                sentence = describe(validated(v.definition, catalog, names).root, catalog, names)
+                valid = True
+            except InvalidDefinition:
+                sentence, valid = NO_LONGER_VALID, False
+        entries.append(
+            HistoryEntry(v.version, v.name, v.author_email, v.created_at, sentence, valid)
+        )
+    return entries
 
 
 @router.get("/segments", response_class=HTMLResponse)
@@ -120,7 +163,9 @@ def segment_page(request: Request, viewer: PageViewer, segment_id: RowId) -> HTM
     total = service.total_profiles()
     can_export = viewer.can("segments.export")
     activation = SegmentActivation(request.app.state.lifetide)
-    return render(
+    destinations = activation.deliveries.list_destinations() if can_export else []
+    unmatched = unmatched_of(request, segment_id)
+    response = render(
         request,
         "segments/detail.html",
         viewer,
@@ -132,8 +177,18 @@ def segment_page(request: Request, viewer: PageViewer, segment_id: RowId) -> HTM
         default_columns=DEFAULT_EXPORT,
         contact_columns=EXPORT_COLUMNS,
         sample=member_sample(service, segment_id),
-        page_data={"segment_id": segment.id, "can_export": can_export},
+        history=version_history(service, segment_id),
+        history_shown=HISTORY_SHOWN,
+        unmatched=unmatched,
+        page_data={
+            "segment_id": segment.id,
+            "can_export": can_export,
+            "destinations": [{"id": d.id, "name": d.name} for d in destinations],
+        },
     )
+    if unmatched is not None:
+        forget_unmatched(request, response, segment_id)
+    return response
 
 
 @router.post("/segments/{segment_id}/refresh", response_model=None)

@@ -1,184 +1,23 @@
-// The segment builder: an Alpine.js component holding a definition tree (segments/rules.py).
+// The segment builder: an Alpine.js component that draws and edits a definition tree (the nodes
+// of builder-definition.js, loaded first), runs the live count and saves.
 //
 // The tree is drawn as a flat list of rows (group header, conditions, group footer) indented by
-// depth, because Alpine templates cannot recurse. A NOT is a flag on a node here and a
-// {"type": "not", "child": ...} wrapper in the JSON the API reads.
+// depth, because Alpine templates cannot recurse.
 (function () {
   "use strict";
+
+  const D = window.SegmentDefinition;
+  const { MEASURES, COUNT_OPS, ACTIONS, NO_VALUE, LIST_VALUE, DAYS_VALUE, NUMBER_OPS, DATE_OPS,
+          STRING_OPS, EVENT_COLUMNS, PURCHASE_FILTERS } = D;
 
   const GROUP_ICONS = {
     Profile: "user", Purchases: "bag", Behaviour: "bolt",
     Predictions: "spark", Engagement: "mail", Segments: "layers",
   };
-  const MEASURES = {
-    count: "Number of orders", sum: "Total spend", first: "First purchase", last: "Last purchase",
-  };
-  const COUNT_OPS = { at_least: "at least", at_most: "at most", exactly: "exactly", never: "never" };
-  const ACTIONS = {
-    received: "Received", opened: "Opened", clicked: "Clicked",
-    bounced: "Bounced", unsubscribed: "Unsubscribed from",
-  };
-  const NO_VALUE = ["is_set", "is_not_set", "is_true", "is_false"];
-  const LIST_VALUE = ["in", "not_in"];
-  const DAYS_VALUE = ["within_last", "not_within_last"];
-  const NUMBER_OPS = ["eq", "ne", "gt", "gte", "lt", "lte", "between"];
-  const DATE_OPS = ["before", "after", "between", "within_last", "not_within_last"];
-  const STRING_OPS = ["eq", "ne", "in", "not_in", "contains", "starts_with"];
-  const EVENT_COLUMNS = {
-    product_id: "string", category: "string", brand: "string", price: "number",
-    quantity: "number", cart_id: "string", order_id: "string", revenue: "number",
-    campaign_id: "string",
-  };
-  const PURCHASE_FILTERS = [
-    { key: "categories", label: "Category", list: true, source: "categories" },
-    { key: "brands", label: "Brand", list: true, source: "brands" },
-    { key: "products", label: "Product", list: true, source: "products" },
-    { key: "promo_codes", label: "Promo code", list: true, source: "promo_codes" },
-    { key: "with_promo", label: "Used a promo code", bool: true },
-    { key: "channel", label: "Channel", choices: ["online", "store"] },
-    { key: "discounted", label: "Discounted", bool: true },
-    { key: "returned", label: "Returned", bool: true },
-  ];
   const REFRESH_CHOICES = [
     [15, "Every 15 minutes"], [60, "Every hour"], [360, "Every 6 hours"],
     [1440, "Every day"], [0, "Only when I refresh it"],
   ];
-
-  let counter = 0;
-  function newId() {
-    counter += 1;
-    return "n" + counter;
-  }
-
-  function defaultWindow() {
-    return { kind: "ever", days: null, start: null, end: null };
-  }
-
-  // JSON from the API -> the builder's nodes (every node gets an id and a negate flag).
-  function fromJson(json, negate) {
-    if (!json) return group("and");
-    if (json.type === "not") return fromJson(json.child, !negate);
-    const node = JSON.parse(JSON.stringify(json));
-    node.id = node.id || newId();
-    node.negate = Boolean(negate);
-    if (node.type === "group") node.children = (json.children || []).map((c) => fromJson(c, false));
-    if ("window" in node || ["purchase", "event", "sequence", "engagement"].includes(node.type)) {
-      node.window = Object.assign(defaultWindow(), node.window || {});
-    }
-    if (node.type === "purchase") {
-      node.valueType = node.measure === "first" || node.measure === "last" ? "date" : "number";
-      const f = node.filters || {};
-      node.filters = Object.assign(
-        { categories: [], brands: [], products: [], promo_codes: [], with_promo: null,
-          channel: null, discounted: null, returned: null }, f);
-      node.shown = PURCHASE_FILTERS.filter((d) => {
-        const v = node.filters[d.key];
-        return Array.isArray(v) ? v.length > 0 : v !== null && v !== undefined;
-      }).map((d) => d.key);
-    }
-    return node;
-  }
-
-  function cleanWindow(w) {
-    if (!w || w.kind === "ever") return { kind: "ever" };
-    if (w.kind === "last_days") return { kind: "last_days", days: toNumber(w.days) };
-    return { kind: "between", start: w.start || null, end: w.end || null };
-  }
-
-  function toNumber(v) {
-    if (v === "" || v === null || v === undefined) return null;
-    const n = Number(v);
-    return Number.isNaN(n) ? v : n;
-  }
-
-  // The builder's nodes -> the definition JSON the API validates (see rules.py).
-  function toJson(node, owners) {
-    let out;
-    switch (node.type) {
-      case "group":
-        out = { type: "group", id: node.id, op: node.op, children: node.children.map((c) => toJson(c, owners)) };
-        break;
-      case "trait":
-      case "prediction":
-        out = { type: node.type, id: node.id, field: node.field, op: node.op, value: cleanValue(node) };
-        break;
-      case "purchase": {
-        const filters = {};
-        for (const d of PURCHASE_FILTERS) {
-          if (!node.shown.includes(d.key)) continue;
-          const v = node.filters[d.key];
-          if (Array.isArray(v) ? v.length : v !== null && v !== undefined && v !== "") filters[d.key] = v;
-        }
-        out = { type: "purchase", id: node.id, measure: node.measure, op: node.op,
-                value: cleanValue(node), filters, window: cleanWindow(node.window) };
-        break;
-      }
-      case "event":
-        out = { type: "event", id: node.id, event: node.event, where: (node.where || []).map(cleanFilter),
-                count_op: node.count_op, count: node.count_op === "never" ? 0 : toNumber(node.count),
-                window: cleanWindow(node.window) };
-        break;
-      case "sequence":
-        out = { type: "sequence", id: node.id,
-                did: { event: node.did.event, where: (node.did.where || []).map(cleanFilter) },
-                not_after: { event: node.not_after.event, where: (node.not_after.where || []).map(cleanFilter) },
-                window: cleanWindow(node.window) };
-        break;
-      case "engagement":
-        out = { type: "engagement", id: node.id, action: node.action, campaign_id: node.campaign_id || null,
-                count_op: node.count_op, count: node.count_op === "never" ? 0 : toNumber(node.count),
-                window: cleanWindow(node.window) };
-        break;
-      case "segment":
-        out = { type: "segment", id: node.id, segment_id: toNumber(node.segment_id), op: node.op };
-        break;
-      case "bucket":
-        out = { type: "bucket", id: node.id, start: toNumber(node.start), end: toNumber(node.end), salt: node.salt || "" };
-        break;
-      default:
-        out = { type: node.type, id: node.id };
-    }
-    if (owners) owners.set(out, node.id);
-    if (node.negate) {
-      const wrapper = { type: "not", child: out };
-      if (owners) owners.set(wrapper, node.id);
-      return wrapper;
-    }
-    return out;
-  }
-
-  function cleanFilter(f) {
-    return { property: f.property, op: f.op, value: NO_VALUE.includes(f.op) ? null : scalarOrList(f.value, f.op, f.type) };
-  }
-
-  function scalarOrList(value, op, type) {
-    if (LIST_VALUE.includes(op)) return Array.isArray(value) ? value : value ? [value] : [];
-    if (op === "between") return Array.isArray(value) ? value.map((v) => (type === "number" ? toNumber(v) : v)) : [null, null];
-    if (DAYS_VALUE.includes(op) || type === "number") return toNumber(value);
-    return value;
-  }
-
-  function group(op) {
-    return { id: newId(), type: "group", op: op || "and", children: [], negate: false };
-  }
-
-  function defaultOp(field) {
-    if (field.choices && field.choices.length) return "in";
-    return { number: "gte", string: "eq", boolean: "is_true", date: "within_last",
-             timestamp: "within_last", list: "contains" }[field.type] || field.operators[0];
-  }
-
-  function emptyValue(type, op) {
-    if (NO_VALUE.includes(op)) return null;
-    if (LIST_VALUE.includes(op)) return [];
-    if (op === "between") return ["", ""];
-    if (DAYS_VALUE.includes(op)) return 30;
-    return "";
-  }
-
-  function cleanValue(node) {
-    return scalarOrList(node.value, node.op, node.valueType || null);
-  }
 
   function builder() {
     const boot = Studio.jsonData("builder-data") || {};
@@ -189,7 +28,7 @@
       description: boot.description || "",
       refreshMinutes: boot.refresh_minutes === null || boot.refresh_minutes === undefined ? 60 : boot.refresh_minutes,
       refreshChoices: REFRESH_CHOICES,
-      root: fromJson(boot.definition ? boot.definition.root : null, false),
+      root: D.fromJson(boot.definition ? boot.definition.root : null, false),
       catalog: null,
       catalogError: "",
       segments: [],
@@ -256,30 +95,30 @@
         if (!this.catalog) return [];
         switch (groupName) {
           case "Profile":
-            return this.catalog.profile.map((f) => ({ key: "trait:" + f.key, label: f.label, hint: f.description, make: () => this.traitNode("trait", f) }));
+            return this.catalog.profile.map((f) => ({ key: "trait:" + f.key, label: f.label, hint: f.description, make: () => D.traitNode("trait", f) }));
           case "Predictions":
-            return (this.catalog.predictions || []).map((f) => ({ key: "prediction:" + f.key, label: f.label, hint: f.description, make: () => this.traitNode("prediction", f) }));
+            return (this.catalog.predictions || []).map((f) => ({ key: "prediction:" + f.key, label: f.label, hint: f.description, make: () => D.traitNode("prediction", f) }));
           case "Purchases":
             return Object.entries(MEASURES).map(([measure, label]) => ({
               key: "purchase:" + measure, label,
               hint: { count: "How many orders, filtered by category, brand, promo...", sum: "Net spend on the matching purchases",
                       first: "When the first matching purchase was", last: "When the latest matching purchase was" }[measure],
-              make: () => this.purchaseNode(measure),
+              make: () => D.purchaseNode(measure),
             }));
           case "Behaviour":
             return [
-              { key: "event", label: "Performed an event", hint: "Product Viewed, Product Added... n times or never", make: () => this.eventNode() },
-              { key: "sequence", label: "Did one thing and not another since", hint: "e.g. added to cart and has not ordered since", make: () => this.sequenceNode() },
+              { key: "event", label: "Performed an event", hint: "Product Viewed, Product Added... n times or never", make: () => D.eventNode() },
+              { key: "sequence", label: "Did one thing and not another since", hint: "e.g. added to cart and has not ordered since", make: () => D.sequenceNode() },
             ];
           case "Engagement":
             return Object.entries(ACTIONS).map(([action, label]) => ({
               key: "engagement:" + action, label: label + " an e-mail", hint: "Any campaign or one campaign, n times or never",
-              make: () => this.engagementNode(action),
+              make: () => D.engagementNode(action),
             }));
           case "Segments":
             return [
-              { key: "segment", label: "In another segment", hint: "Members of a saved segment (or not)", make: () => this.segmentNode() },
-              { key: "bucket", label: "Random bucket", hint: "A stable random share, e.g. a 10% holdout", make: () => this.bucketNode() },
+              { key: "segment", label: "In another segment", hint: "Members of a saved segment (or not)", make: () => D.segmentNode(this.segments) },
+              { key: "bucket", label: "Random bucket", hint: "A stable random share, e.g. a 10% holdout", make: () => D.bucketNode() },
             ];
           default:
             return [];
@@ -332,38 +171,6 @@
         return labels[op] || op.replace(/_/g, " ");
       },
 
-      // ----- new nodes -----
-      traitNode(type, f) {
-        const op = defaultOp(f);
-        return { id: newId(), type, field: f.key, op, value: emptyValue(f.type, op), negate: false, valueType: f.type };
-      },
-      purchaseNode(measure) {
-        const dated = measure === "first" || measure === "last";
-        return {
-          id: newId(), type: "purchase", measure, op: dated ? "within_last" : "gte", value: dated ? 30 : 1,
-          valueType: dated ? "date" : "number",
-          filters: { categories: [], brands: [], products: [], promo_codes: [], with_promo: null, channel: null, discounted: null, returned: null },
-          shown: [], window: defaultWindow(), negate: false,
-        };
-      },
-      eventNode() {
-        return { id: newId(), type: "event", event: "", where: [], count_op: "at_least", count: 1, window: defaultWindow(), negate: false };
-      },
-      sequenceNode() {
-        return { id: newId(), type: "sequence", did: { event: "Product Added", where: [] }, not_after: { event: "Order Completed", where: [] },
-                 window: { kind: "last_days", days: 7, start: null, end: null }, negate: false };
-      },
-      engagementNode(action) {
-        return { id: newId(), type: "engagement", action, campaign_id: "", count_op: "at_least", count: 1,
-                 window: { kind: "last_days", days: 90, start: null, end: null }, negate: false };
-      },
-      segmentNode() {
-        return { id: newId(), type: "segment", op: "in", segment_id: this.segments.length ? this.segments[0].id : "", negate: false };
-      },
-      bucketNode() {
-        return { id: newId(), type: "bucket", start: 0, end: 10, salt: "", negate: false };
-      },
-
       // ----- editing -----
       openMenu(groupNode) {
         if (this.readonly) return;
@@ -380,7 +187,7 @@
         this.menu = null;
       },
       addGroup(groupNode) {
-        const g = group(groupNode.op === "and" ? "or" : "and");
+        const g = D.group(groupNode.op === "and" ? "or" : "and");
         groupNode.children.push(g);
         this.menu = { groupId: g.id, tab: this.groups[0], q: "" };
       },
@@ -410,7 +217,7 @@
         node.value = dated ? 30 : 1;
       },
       onOp(node) {
-        node.value = emptyValue(node.valueType, node.op);
+        node.value = D.emptyValue(node.valueType, node.op);
       },
       valueKind(node) {
         const op = node.op;
@@ -506,7 +313,7 @@
         this._timer = setTimeout(() => this.runCount(), 300);
       },
       definition(owners) {
-        return { root: toJson(this.root, owners) };
+        return { root: D.toJson(this.root, owners) };
       },
       async runCount() {
         if (this._controller) this._controller.abort();

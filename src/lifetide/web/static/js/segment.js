@@ -79,7 +79,7 @@
       insightsError: "",
       compare: "",
       columns: [],
-      destinations: [],
+      destinations: boot.destinations || [],
       destination: "",
       pushing: false,
       pushMessage: "",
@@ -88,11 +88,6 @@
       init() {
         this.columns = Array.from(document.querySelectorAll('.columns-grid input:checked')).map((el) => el.value);
         this.loadInsights();
-        if (this.canExport) {
-          Studio.api("/api/destinations").then((body) => {
-            this.destinations = Array.isArray(body) ? body : body.destinations || body.items || [];
-          }).catch(() => { this.destinations = []; });
-        }
       },
 
       async loadInsights() {
