@@ -7,9 +7,7 @@ Reading needs a sign-in; saving, refreshing, archiving and uploading need `segme
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from typing import Annotated, Any
 
 import anyio
@@ -28,6 +26,7 @@ from lifetide.segments.service import (
 )
 from lifetide.segments.store import UNSET
 from lifetide.segments.suggestions import SOURCES
+from lifetide.segments.upload import identifiers_from_csv
 from lifetide.segments.validate import InvalidDefinition
 from lifetide.web.api.segment_schemas import (
     UNMATCHED_SHOWN,
@@ -53,7 +52,6 @@ from lifetide.web.security import ApiViewer, Viewer, require
 router = APIRouter(prefix="/api/segments", tags=["segments"])
 Writer = Annotated[Viewer, Depends(require("segments.write"))]
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-CSV_COLUMNS = ("identifier", "email")
 
 
 def service_of(request: Request) -> SegmentService:
@@ -256,23 +254,6 @@ async def _upload(request: Request) -> NewStaticSegment:
         )
     except ValueError as err:
         raise HTTPException(422, str(err)) from None
-
-
-def identifiers_from_csv(content: bytes) -> list[str]:
-    """The `identifier` (or `email`) column of a CSV file; ValueError saying what is wrong."""
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValueError("the file is not UTF-8 text") from None
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if header is None:
-        raise ValueError("the file is empty")
-    names = [h.strip().lower() for h in header]
-    column = next((names.index(c) for c in CSV_COLUMNS if c in names), None)
-    if column is None:
-        raise ValueError("the CSV needs a header with a column called 'identifier' or 'email'")
-    return [row[column] for row in reader if len(row) > column and row[column].strip()]
 
 
 @router.get("/{segment_id}")
