@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lifetide.segments.rules import EventSpec, Rule
 
@@ -80,6 +80,14 @@ class Wait(Strict):
     minutes: int | None = Field(None, ge=1, le=60 * 24 * 365)
     until_local_time: dt.time | None = None
     next: str = EXIT
+
+    @field_validator("until_local_time", mode="before")
+    @classmethod
+    def _clock_time(cls, value: object) -> object:
+        # People write 9:00; ISO times need 09:00.
+        if isinstance(value, str) and re.fullmatch(r"\d:\d\d(:\d\d)?", value.strip()):
+            return "0" + value.strip()
+        return value
 
     @model_validator(mode="after")
     def _one_way(self) -> Wait:
