@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lifetide.journeys.definition import Wait
-from lifetide.journeys.files import JourneyFileError, load_journey
+from lifetide.journeys.definition import Send, Wait
+from lifetide.journeys.files import JourneyFileError, bundled_journeys, load_journey
 
 YAML = """
 name: Cart abandonment
@@ -63,3 +63,18 @@ def test_errors_say_which_file_and_where(tmp_path: Path, name: str, text: str, w
 def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(JourneyFileError, match="cannot be read"):
         load_journey(tmp_path / "none.yaml")
+
+
+def test_the_bundled_journeys_read_and_hold_together() -> None:
+    journeys = bundled_journeys()
+    assert set(journeys) >= {
+        "cart_abandonment",
+        "browse_abandonment",
+        "replenishment",
+        "birthday",
+    }
+    cart = journeys["cart_abandonment"]
+    offers = [s.offer for s in cart.steps.values() if isinstance(s, Send) and s.offer]
+    # Each follow-up is a stronger incentive than the last.
+    assert [o.kind for o in offers] == ["percent_off", "percent_off", "free_shipping"]
+    assert offers[0].value < offers[1].value

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from lifetide.journeys.definition import Journey
 
 SUFFIXES = (".json", ".yaml", ".yml")
+BUNDLED = Path(__file__).parent / "bundled"
 
 
 class _Loader(yaml.SafeLoader):
@@ -78,3 +79,8 @@ def _document(text: str, name: str, yaml_text: bool) -> Any:
     if not isinstance(data, dict):
         raise JourneyFileError(f"{name}: a journey is a mapping with name, trigger, start, steps")
     return data
+
+
+def bundled_journeys() -> dict[str, Journey]:
+    """The ready-to-start journeys shipped with Lifetide, by file stem."""
+    return {path.stem: load_journey(path) for path in sorted(BUNDLED.glob("*.yaml"))}
