@@ -329,3 +329,80 @@ class Delivery(Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[dt.datetime]
     finished_at: Mapped[dt.datetime | None]
+
+
+class JourneyRecord(Base):
+    """A journey: its name, where it stands (draft, live, paused, stopped) and its version."""
+
+    __tablename__ = "journeys"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(16))  # draft | live | paused | stopped
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+
+class JourneyVersion(Base):
+    """Each saved definition of a journey; running instances stay on the one they began."""
+
+    __tablename__ = "journey_versions"
+    __table_args__ = (UniqueConstraint("journey_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    journey_id: Mapped[int] = mapped_column(ForeignKey("journeys.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime]
+
+
+class JourneyInstance(Base):
+    """One customer's place in one journey (per key, e.g. per cart), and who is working on it."""
+
+    __tablename__ = "journey_instances"
+    __table_args__ = (
+        # Workers claim by status and wake time, oldest first.
+        Index("ix_journey_instances_status_wake_at", "status", "wake_at"),
+        Index("ix_journey_instances_journey_profile", "journey_id", "profile_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    journey_id: Mapped[int] = mapped_column(ForeignKey("journeys.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    # No foreign key: profiles merge, and an instance follows the person, not the row.
+    profile_id: Mapped[int] = mapped_column(BigInteger)
+    instance_key: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))  # active | waiting | done
+    step: Mapped[str] = mapped_column(String(64))
+    visits: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    wake_at: Mapped[dt.datetime | None]
+    entered_at: Mapped[dt.datetime]
+    step_started_at: Mapped[dt.datetime]
+    finished_at: Mapped[dt.datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_until: Mapped[dt.datetime | None]
+
+
+class JourneySend(Base):
+    """One message a journey step meant to send; its unique key makes it go out exactly once."""
+
+    __tablename__ = "journey_sends"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(
+        ForeignKey("journey_instances.id", ondelete="CASCADE"), index=True
+    )
+    # "{instance}:{step}:{visit}", from steps.SendMessage.key.
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    step: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    template: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))  # pending | sent | skipped | deferred | failed
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]
+    sent_at: Mapped[dt.datetime | None]
+    provider_message_id: Mapped[str | None] = mapped_column(String(255))
