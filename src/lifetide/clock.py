@@ -6,6 +6,11 @@ import datetime as dt
 from typing import Protocol
 
 
+def naive_utc(moment: dt.datetime) -> dt.datetime:
+    """The same instant as the warehouse stores it: UTC without a zone (naive passes as is)."""
+    return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
 class Clock(Protocol):
     """Something that says what time it is, always in UTC."""
 

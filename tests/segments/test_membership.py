@@ -5,14 +5,13 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-from lifetide.clock import ManualClock
+from lifetide.clock import ManualClock, naive_utc
 from lifetide.context import Lifetide
 from lifetide.ops.database import transaction
 from lifetide.ops.models import Customer, Identity
 from lifetide.segments.membership import (
     Membership,
     apply_members,
-    naive_utc,
     resolve_identifiers,
 )
 from lifetide.segments.rules import Definition

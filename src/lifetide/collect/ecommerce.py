@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 
+from lifetide.clock import naive_utc
+
 ORDER_COMPLETED = "Order Completed"
 ORDER_REFUNDED = "Order Refunded"
 CENT = Decimal("0.01")
@@ -72,11 +74,6 @@ def text(value: Any) -> str | None:
         return None
     out = str(value).strip()
     return out or None
-
-
-def naive_utc(moment: dt.datetime) -> dt.datetime:
-    """A UTC time without zone, as the warehouse stores it."""
-    return moment.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def map_messages(messages: list[dict[str, Any]]) -> Rows:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from lifetide.context import Lifetide
 from lifetide.identity import normalize
 from lifetide.ops.models import Customer, Identity
-from lifetide.scoring.profiles import DEVICE_KIND, RECORD_KINDS
+from lifetide.warehouse.schema import DEVICE_KIND, RECORD_KINDS
 
 TIMELINE_LIMIT = 200
 RECOMMENDATIONS = 10

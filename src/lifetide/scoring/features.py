@@ -16,9 +16,8 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
-from lifetide.scoring.profiles import DEVICE_KIND, RECORD_KINDS
 from lifetide.warehouse.connection import Warehouse
-from lifetide.warehouse.schema import PRICE_TIERS
+from lifetide.warehouse.schema import DEVICE_KIND, PRICE_TIERS, RECORD_KINDS
 
 ACTIVITY_WINDOWS = (7, 30, 90)
 # (feature stem, event name) counted over each activity window.

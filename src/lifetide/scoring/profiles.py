@@ -17,12 +17,11 @@ import pyarrow as pa
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from lifetide.clock import naive_utc
 from lifetide.ops.models import Consent, Customer, Identity
 from lifetide.warehouse.connection import Warehouse
+from lifetide.warehouse.schema import DEVICE_KIND, RECORD_KINDS
 
-# Identity kinds that name a warehouse record (orders.customer_id, events.user_id) or a device.
-RECORD_KINDS = ("user_id", "crm_id")
-DEVICE_KIND = "anonymous_id"
 BATCH_ROWS = 200_000
 
 PROFILE_KEYS_SCHEMA = pa.schema(
@@ -164,7 +163,7 @@ def _consent_on(consent: Any, channel: str) -> Any:
 
 def _profile_row(row: Any) -> tuple[Any, ...]:
     *traits, birth, created, email_status, sms_status = row
-    moment = created.astimezone(dt.UTC).replace(tzinfo=None) if created.tzinfo else created
+    moment = naive_utc(created)
     return (*traits, _date(birth), moment, _granted(email_status), _granted(sms_status))
 
 

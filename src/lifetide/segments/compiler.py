@@ -18,6 +18,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from lifetide.clock import naive_utc
 from lifetide.segments.fields import PROFILE_FIELDS, FieldType, field_type
 from lifetide.segments.rules import (
     BucketCondition,
@@ -38,10 +39,7 @@ from lifetide.segments.rules import (
 )
 from lifetide.segments.tables import Tables
 from lifetide.segments.values import holds, property_ref, typed
-
-# Identity kinds that name a warehouse record (orders.customer_id, events.user_id) or a device.
-RECORD_KINDS = ("user_id", "crm_id")
-DEVICE_KIND = "anonymous_id"
+from lifetide.warehouse.schema import DEVICE_KIND, RECORD_KINDS
 
 # Prediction columns joined onto profiles are prefixed so they cannot collide with traits.
 PREDICTION_PREFIX = "prediction__"
@@ -114,7 +112,7 @@ class Compiler:
         # Profiles, with the predictions joined on (prefixed) when a condition needs them.
         self.base = tables.profiles if base is None else base
         # The warehouse stores naive UTC.
-        self.now = now.astimezone(dt.UTC).replace(tzinfo=None) if now.tzinfo else now
+        self.now = naive_utc(now)
         self._pid = self.base.profile_id
 
     def predicate(self, node: Rule) -> ir.BooleanValue:

@@ -21,8 +21,9 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from lifetide.scoring.profiles import RECORD_KINDS
+from lifetide.clock import naive_utc
 from lifetide.segments.tables import Tables
+from lifetide.warehouse.schema import RECORD_KINDS
 
 WINDOW_DAYS = 365
 TOP = 8
@@ -108,17 +109,10 @@ def insights(
     total predicted CLV are over members with a `clv_12m` (both None without predictions);
     `compare`, another set of profile ids, adds the overlap of the two.
     """
-    end = _naive_utc(now)
+    end = naive_utc(now)
     start = end - dt.timedelta(days=WINDOW_DAYS)
     rows = _parts(tables, members, compare, start, end).to_pyarrow().to_pylist()
     return _assemble(rows, start, end, has_clv=_clv(tables) is not None)
-
-
-def _naive_utc(when: dt.datetime) -> dt.datetime:
-    # The warehouse keeps UTC without a zone.
-    if when.tzinfo is None:
-        return when
-    return when.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def _clv(tables: Tables) -> ir.Table | None:

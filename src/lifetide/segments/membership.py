@@ -21,13 +21,14 @@ import pyarrow as pa
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from lifetide.clock import Clock
+from lifetide.clock import Clock, naive_utc
 from lifetide.identity import normalize
 from lifetide.ops.models import Customer, Identity, Segment
-from lifetide.segments.compiler import RECORD_KINDS, members
+from lifetide.segments.compiler import members
 from lifetide.segments.store import SegmentError, SegmentStore
 from lifetide.segments.tables import CHANGES, MEMBERS, catalog_of, segment_tables
 from lifetide.segments.validate import InvalidDefinition, validated
+from lifetide.warehouse.schema import RECORD_KINDS
 
 CHANGE_COLUMNS = "(segment_id, refresh_id, profile_id, change, changed_at)"
 MEMBERS_ARROW = pa.schema([("profile_id", pa.int64())])
@@ -75,11 +76,6 @@ class Resolution:
 
     profile_ids: list[int]
     unmatched: list[str]
-
-
-def naive_utc(value: dt.datetime) -> dt.datetime:
-    """A warehouse timestamp: UTC without a zone."""
-    return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
 def apply_members(

@@ -17,13 +17,14 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from lifetide.clock import naive_utc
 from lifetide.context import Lifetide
 from lifetide.ops.models import Segment, SegmentRefresh, User
 from lifetide.segments.compiler import members
 from lifetide.segments.describe import describe
 from lifetide.segments.export import export_query
 from lifetide.segments.fields import Catalog
-from lifetide.segments.membership import Membership, RefreshOutcome, naive_utc, resolve_identifiers
+from lifetide.segments.membership import Membership, RefreshOutcome, resolve_identifiers
 from lifetide.segments.rules import Definition
 from lifetide.segments.store import (
     UNSET,
@@ -209,11 +210,12 @@ class SegmentService:
         started = time.perf_counter()
         tables = self._tables() if backend is None else segment_tables(backend)
         names = self.store.names()
-        checked = validated(definition, catalog_of(tables), names)
+        catalog = catalog_of(tables)
+        checked = validated(definition, catalog, names)
         matched = members(checked.root, tables, self._app.clock.now())
         count = int(matched.count().to_pyarrow().as_py())
         total = int(tables.profiles.count().to_pyarrow().as_py())
-        sentence = describe(checked.root, catalog_of(tables), names)
+        sentence = describe(checked.root, catalog, names)
         share = count / total if total else 0.0
         return CountResult(count, total, share, sentence, time.perf_counter() - started)
 
@@ -225,8 +227,8 @@ class SegmentService:
         """The definition in English; InvalidDefinition on bad input."""
         tables = self._tables()
         names = self.store.names()
-        checked = validated(definition, catalog_of(tables), names)
-        return describe(checked.root, catalog_of(tables), names)
+        catalog = catalog_of(tables)
+        return describe(validated(definition, catalog, names).root, catalog, names)
 
     # -- saved segments ------------------------------------------------------------------
 

@@ -62,6 +62,9 @@ PRICE_TIERS = ("budget", "mid", "prestige")
 CHANNELS = ("online", "store")
 ORDER_STATUSES = ("completed", "partially_returned", "returned", "cancelled")
 EVENT_TYPES = ("track", "page", "screen", "identify", "group", "alias")
+# Kinds of `profile_keys` rows: record ids (orders.customer_id, events.user_id) and devices.
+RECORD_KINDS = ("user_id", "crm_id")
+DEVICE_KIND = "anonymous_id"
 CUSTOMER_SOURCES = ("ecommerce", "pos", "crm", "loyalty", "api")
 
 PRODUCTS = Table(

@@ -86,7 +86,8 @@ def app_accounts(app: FastAPI) -> Accounts:
     return accounts
 
 
-def _settings(request: Request) -> Settings:
+def settings_of(request: Request) -> Settings:
+    """The settings of the app serving `request`."""
     settings: Settings = request.app.state.lifetide.settings
     return settings
 
@@ -119,7 +120,7 @@ async def _viewer(request: Request) -> Viewer | None:
         await _check_csrf(request, session.csrf_token)
     # The session's expiry slid forward: so does the cookie's (see SecurityHeaders).
     refreshed = Response()
-    set_session_cookie(refreshed, token, _settings(request))
+    set_session_cookie(refreshed, token, settings_of(request))
     setattr(request.state, _REFRESH_STATE, refreshed.headers["set-cookie"])
     return Viewer(user, session, session.csrf_token)
 

@@ -16,7 +16,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from lifetide.accounts.errors import SignInRefused, Throttled
-from lifetide.settings import Settings
 from lifetide.web.security import (
     SESSION_COOKIE,
     PageViewer,
@@ -24,17 +23,13 @@ from lifetide.web.security import (
     clear_session_cookie,
     safe_next,
     set_session_cookie,
+    settings_of,
 )
 from lifetide.web.templating import flash, render
 
 router = APIRouter(include_in_schema=False)
 LOGIN_CSRF_COOKIE = "lifetide_login_csrf"
 HOME = "/segments"
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.lifetide.settings
-    return settings
 
 
 def _signed_in(request: Request) -> bool:
@@ -68,7 +63,7 @@ def _login_page(
         path="/login",
         httponly=True,
         samesite="strict",
-        secure=_settings(request).resolved_cookie_secure,
+        secure=settings_of(request).resolved_cookie_secure,
     )
     return response
 
@@ -115,7 +110,7 @@ def login(
         return _login_page(request, next, email, "Wrong e-mail or password.", status=401)
     token, _session = accounts.start_session(user, ip, request.headers.get("user-agent"))
     response = RedirectResponse(_destination(next), status_code=303)
-    set_session_cookie(response, token, _settings(request))
+    set_session_cookie(response, token, settings_of(request))
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
@@ -127,6 +122,6 @@ def logout(request: Request, viewer: PageViewer) -> RedirectResponse:
     if token:
         accounts_of(request).end_session(token)
     response = RedirectResponse("/login", status_code=303)
-    clear_session_cookie(response, _settings(request))
+    clear_session_cookie(response, settings_of(request))
     flash(request, response, "You are signed out.", "info")
     return response

@@ -18,6 +18,7 @@ from lifetide.segments.describe import describe
 from lifetide.segments.export import EXPORT_COLUMNS
 from lifetide.segments.service import SegmentDetail, SegmentError, SegmentNotFound, SegmentService
 from lifetide.segments.validate import InvalidDefinition, validated
+from lifetide.web.api.segments import service_of
 from lifetide.web.ids import RowId
 from lifetide.web.pages.uploads import forget_unmatched, unmatched_of
 from lifetide.web.security import PageViewer, Viewer, require
@@ -41,11 +42,6 @@ class HistoryEntry:
     created_at: dt.datetime
     sentence: str
     valid: bool
-
-
-def service_of(request: Request) -> SegmentService:
-    """The segment service of the app serving `request`."""
-    return SegmentService(request.app.state.lifetide)
 
 
 def _not_found(request: Request, viewer: Viewer, segment_id: int) -> HTMLResponse:
