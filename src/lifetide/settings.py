@@ -73,6 +73,46 @@ class Settings(BaseSettings):
             "(for testing and on-premise receivers)."
         ),
     )
+    base_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Public address of this Lifetide: tracked links, pixels and unsubscribe pages.",
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+    )
+    email_from: str = Field(
+        "Lifetide Demo Shop <shop@lifetide.dev>",
+        description="From address of journey e-mails.",
+        min_length=3,
+    )
+    smtp_url: SecretStr | None = Field(
+        None,
+        description=(
+            "SMTP server for journey e-mails, smtp://user:password@host:port (STARTTLS when "
+            "offered) or smtps:// (TLS from the start); unset writes .eml files to data_dir/outbox."
+        ),
+    )
+    smtp_connections: int = Field(
+        4, ge=1, le=64, description="SMTP connections kept open and used in parallel."
+    )
+    sms_webhook_url: str | None = Field(
+        None, description="HTTP provider that sends SMS (generic webhook); unset: no SMS."
+    )
+    push_webhook_url: str | None = Field(
+        None, description="HTTP provider that sends push notifications; unset: no push."
+    )
+    marketing_per_day: int = Field(
+        1, ge=0, description="Most marketing messages per customer and channel in any 24 hours."
+    )
+    marketing_per_week: int = Field(
+        3, ge=0, description="Most marketing messages per customer and channel in any 7 days."
+    )
+    quiet_hours: str | None = Field(
+        "21:00-08:00",
+        description="Local hours in which marketing is deferred (HH:MM-HH:MM); empty: none.",
+        pattern=r"^(([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d)?$",
+    )
+    require_opt_in: bool = Field(
+        True, description="Marketing needs a recorded opt-in; off: only an opt-out stops it."
+    )
     lifecycle_thresholds: dict[str, float] = Field(
         default_factory=dict,
         description=(

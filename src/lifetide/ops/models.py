@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.sql import true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # Stable constraint names, so migrations can drop and alter them on every database.
@@ -391,6 +393,11 @@ class JourneySend(Base):
     """One message a journey step meant to send; its unique key makes it go out exactly once."""
 
     __tablename__ = "journey_sends"
+    __table_args__ = (
+        # The dispatcher claims by status and due time; caps count a profile's recent sends.
+        Index("ix_journey_sends_status_due_at", "status", "due_at"),
+        Index("ix_journey_sends_profile_id_sent_at", "profile_id", "sent_at"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     instance_id: Mapped[int] = mapped_column(
@@ -406,3 +413,71 @@ class JourneySend(Base):
     created_at: Mapped[dt.datetime]
     sent_at: Mapped[dt.datetime | None]
     provider_message_id: Mapped[str | None] = mapped_column(String(255))
+    # The outbox (migration 0006): who and what, when it is due, who is delivering it.
+    journey_id: Mapped[int | None] = mapped_column(Id)
+    profile_id: Mapped[int | None] = mapped_column(BigInteger)
+    marketing: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    offer: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    due_at: Mapped[dt.datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_until: Mapped[dt.datetime | None]
+    address: Mapped[str | None] = mapped_column(String(320))
+    promo_code: Mapped[str | None] = mapped_column(String(32))
+    # What the customer did with it, and the order it led to.
+    opened_at: Mapped[dt.datetime | None]
+    clicked_at: Mapped[dt.datetime | None]
+    bounced_at: Mapped[dt.datetime | None]
+    order_id: Mapped[str | None] = mapped_column(String(255))
+    revenue: Mapped[float | None] = mapped_column(Float)
+    converted_at: Mapped[dt.datetime | None]
+
+
+class Suppression(Base):
+    """An address that must not get (some) messages on a channel, and why."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (UniqueConstraint("channel", "address", "reason"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(320))
+    profile_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    reason: Mapped[str] = mapped_column(String(32))  # hard_bounce | complaint | unsubscribe
+    detail: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
+
+
+class MessageTemplate(Base):
+    """A message template marketers write: subject and body (Jinja2, sandboxed) per channel."""
+
+    __tablename__ = "message_templates"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str | None] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    text_body: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+
+class PromoCode(Base):
+    """A unique single-use promotion code issued to one customer by one send."""
+
+    __tablename__ = "promo_codes"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    profile_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The send that issued it: issuing again for the same send returns the same code.
+    send_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    redeemed_at: Mapped[dt.datetime | None]
+    order_id: Mapped[str | None] = mapped_column(String(255))
