@@ -1,7 +1,8 @@
-"""The background worker of `lifetide serve`: loads the journal, refreshes scheduled segments.
+"""The background worker: loads the journal, refreshes scheduled segments, runs journeys.
 
-Later issues add journey steps here. It is one thread that repeats its
-tasks, resting only when none had work, so a burst is loaded without delay.
+`lifetide serve` runs one in a thread; `lifetide worker` runs more as processes of their own
+(journey steps and sends only: the journal belongs to the serving process). It repeats its
+tasks, resting only when none had work, so a burst is handled without delay.
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from lifetide.collect.loader import WarehouseLoader
 from lifetide.context import Lifetide
 from lifetide.identity.live import LiveIdentity
+from lifetide.journeys.engine import JourneyEngine
 from lifetide.segments.service import SegmentService
 
 log = logging.getLogger(__name__)
@@ -21,9 +24,19 @@ log = logging.getLogger(__name__)
 class Worker:
     """Runs the background tasks of one Lifetide until stopped."""
 
-    def __init__(self, lifetide: Lifetide, idle_seconds: float = 0.5) -> None:
+    def __init__(
+        self,
+        lifetide: Lifetide,
+        idle_seconds: float = 0.5,
+        *,
+        journal: bool = True,
+        name: str | None = None,
+    ) -> None:
         self._lifetide = lifetide
         self._idle = idle_seconds
+        self._journal = journal
+        self._name = name
+        self._engine: JourneyEngine | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failures: dict[str, int] = {}
@@ -37,7 +50,14 @@ class Worker:
         task is tried again next round.
         """
         done = 0
-        for name, task in (("load", self._load), ("refresh segments", self._refresh)):
+        if self._engine is None:
+            # Made on the thread that runs it: the dispatcher's event loop lives there.
+            self._engine = JourneyEngine(self._lifetide, self._name)
+        tasks: list[tuple[str, Callable[[], int]]] = []
+        if self._journal:
+            tasks += [("load", self._load), ("refresh segments", self._refresh)]
+        tasks += self._engine.tasks(journal=self._journal)
+        for name, task in tasks:
             if time.monotonic() < self._retry_at.get(name, 0.0):
                 continue
             try:
@@ -77,8 +97,24 @@ class Worker:
             if not done:
                 self._stop.wait(self._idle)
 
+    def request_stop(self) -> None:
+        """Ask the loop to end after its current round (safe from a signal handler)."""
+        self._stop.set()
+
+    def run_forever(self) -> None:
+        """Run rounds on the calling thread until `request_stop`."""
+        try:
+            self._loop()
+        finally:
+            if self._engine is not None:
+                self._engine.close()
+                self._engine = None
+
     def stop(self) -> None:
         """Ask the worker to stop and wait for its current round to end."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None

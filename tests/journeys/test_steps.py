@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 
 from lifetide.journeys.definition import Journey
 from lifetide.journeys.steps import (
+    ABSENCE_GATE,
     MAX_TRANSITIONS,
+    Bounced,
     Facts,
     Finished,
     Instance,
@@ -309,3 +311,89 @@ def test_a_split_follows_its_weights() -> None:
         for p in range(1, 20_001)
     )
     assert 0.23 < arms["holdout"] / 20_000 < 0.27
+
+
+# -- keyed ends, absence gates and bounces ------------------------------------------------
+
+
+def _started_cart(key: str = "cart-1") -> Instance:
+    instance, _ = start(CART, 1, 42, 7, T0, Facts(), key)
+    return instance
+
+
+@pytest.mark.parametrize(
+    ("properties", "outcome"),
+    [
+        ({"cart_id": "cart-1"}, "ended"),  # the order of this very cart ends it
+        ({"cart_id": "cart-2"}, None),  # another cart's order does not
+        ({}, None),
+    ],
+)
+def test_a_keyed_trigger_ends_only_on_its_own_key(
+    properties: dict[str, Any], outcome: str | None
+) -> None:
+    goalless = CART.model_copy(update={"goal": None})
+    instance, _ = start(goalless, 1, 42, 7, T0, Facts(), "cart-1")
+    seen = Seen("Order Completed", properties, T0 + dt.timedelta(minutes=5))
+    after, actions = advance(goalless, instance, seen, Facts())
+    assert after.outcome == outcome
+    assert (actions == [Finished("ended", "Order Completed")]) == (outcome == "ended")
+
+
+BROWSE = Journey.model_validate(
+    {
+        "name": "Browse abandonment",
+        "trigger": {
+            "type": "absence",
+            "did": {"event": "Product Viewed"},
+            "not_followed_by": {"event": "Product Added"},
+            "within_minutes": 120,
+        },
+        "start": "email",
+        "steps": {"email": {"type": "send", "template": "browse", "next": "exit"}},
+    }
+)
+
+
+def test_an_absence_trigger_waits_at_its_gate_and_ends_if_the_follow_up_comes() -> None:
+    gate, actions = start(BROWSE, 1, 42, 7, T0, Facts())
+    assert (gate.step, gate.status, gate.wake_at, actions) == (
+        ABSENCE_GATE,
+        "waiting",
+        T0 + dt.timedelta(minutes=120),
+        [],
+    )
+    # Another view changes nothing; an add to cart within the two hours ends it quietly.
+    same, none = advance(BROWSE, gate, Seen("Product Viewed", {}, T0), Facts())
+    assert (same, none) == (gate, [])
+    ended, done = advance(
+        BROWSE, gate, Seen("Product Added", {}, T0 + dt.timedelta(hours=1)), Facts()
+    )
+    assert ended.outcome == "ended" and not any(isinstance(a, SendMessage) for a in done)
+
+
+def test_an_absence_established_starts_the_journey_at_the_end_of_the_window() -> None:
+    gate, _ = start(BROWSE, 1, 42, 7, T0, Facts())
+    early, nothing = advance(BROWSE, gate, Tick(T0 + dt.timedelta(minutes=119)), Facts())
+    assert early == gate and nothing == []
+    after, actions = advance(BROWSE, gate, Tick(T0 + dt.timedelta(hours=5)), Facts())
+    assert [a.key for a in actions if isinstance(a, SendMessage)] == ["1:email:1"]
+    assert after.entered_at == T0 and after.outcome == "completed"
+
+
+def test_a_hard_bounce_moves_the_instance_to_the_sends_fallback() -> None:
+    instance = _started_cart()
+    waiting, sent = advance(CART, instance, Tick(T0 + dt.timedelta(minutes=60)), Facts())
+    assert waiting.step == "wait_open"
+    assert [a.channel for a in sent if isinstance(a, SendMessage)] == ["email"]
+    bounced_at = T0 + dt.timedelta(minutes=61)
+    after, actions = advance(CART, waiting, Bounced("first_email", bounced_at), Facts())
+    texts = [a for a in actions if isinstance(a, SendMessage)]
+    assert [(a.channel, a.template, a.key) for a in texts] == [("sms", "cart-sms", "1:first_sms:1")]
+    assert after.status == "done"
+
+
+def test_a_bounce_of_a_send_without_fallback_changes_nothing() -> None:
+    instance = _started_cart()
+    waiting, _ = advance(CART, instance, Tick(T0 + dt.timedelta(minutes=60)), Facts())
+    assert advance(CART, waiting, Bounced("follow_up", T0), Facts()) == (waiting, [])

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 
 from lifetide.clock import ManualClock
-from lifetide.journeys.definition import Journey
+from lifetide.journeys.definition import Journey, Reentry
 from lifetide.journeys.steps import Facts, SendMessage, Tick, advance, start
 from lifetide.journeys.store import (
     JourneyError,
@@ -61,14 +61,17 @@ def store(engine: Engine, clock: ManualClock) -> JourneyStore:
 
 @pytest.fixture
 def journey_id(store: JourneyStore) -> int:
-    return store.create("Cart abandonment", _journey(), None).id
+    # Live: workers claim only the instances of live (and stopped) journeys.
+    created = store.create("Cart abandonment", _journey(), None).id
+    store.set_status(created, "live")
+    return created
 
 
 def _started(store: JourneyStore, journey_id: int, profile_id: int, key: str | None) -> Any:
     """Open an instance and walk it to its first wait, as the engine will."""
     instance_id = store.open_instance(journey_id, 1, profile_id, key, step="wait")
     assert instance_id is not None
-    instance, _ = start(_journey(), instance_id, profile_id, journey_id, T0, Facts())
+    instance, _ = start(_journey(), instance_id, profile_id, journey_id, T0, Facts(), key)
     store.save(instance)
     return instance
 
@@ -305,3 +308,36 @@ def test_concurrent_opens_on_postgres_make_one_instance(postgres_engine: Engine)
     for thread in threads:
         thread.join(timeout=20)
     assert len(opened) == 4 and sum(1 for o in opened if o is not None) == 1
+
+
+def test_a_paused_journeys_instances_are_not_claimed_until_it_is_live_again(
+    store: JourneyStore, journey_id: int
+) -> None:
+    _started(store, journey_id, 1, "a")
+    later = T0 + dt.timedelta(hours=2)
+    store.set_status(journey_id, "paused")
+    assert store.claim_due("w", later, 10, LEASE) == []
+    store.set_status(journey_id, "live")
+    assert [c.profile_id for c in store.claim_due("w", later, 10, LEASE)] == [1]
+
+
+def test_a_stopped_journeys_waiting_instances_are_all_due(
+    store: JourneyStore, journey_id: int
+) -> None:
+    _started(store, journey_id, 1, "a")  # wakes in an hour
+    store.set_status(journey_id, "stopped")
+    assert [c.profile_id for c in store.claim_due("w", T0, 10, LEASE)] == [1]
+
+
+def test_reentry_rules_are_kept_when_opening(
+    store: JourneyStore, journey_id: int, clock: ManualClock
+) -> None:
+    never = Reentry(kind="never")
+    first = store.open_instance(journey_id, 1, 7, "a", step="wait", reentry=never)
+    assert first is not None
+    store.save(dataclasses.replace(store.load(first), status="done", outcome="completed"))
+    assert store.open_instance(journey_id, 1, 7, "b", step="wait", reentry=never) is None
+    weekly = Reentry(kind="after_days", days=7)
+    assert store.open_instance(journey_id, 1, 7, "b", step="wait", reentry=weekly) is None
+    clock.advance(dt.timedelta(days=7))
+    assert store.open_instance(journey_id, 1, 7, "b", step="wait", reentry=weekly) is not None

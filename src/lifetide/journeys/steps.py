@@ -17,7 +17,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from lifetide.journeys.definition import (
     EXIT,
+    AbsenceTrigger,
     Branch,
+    EventTrigger,
     Exit,
     Journey,
     Send,
@@ -33,6 +35,9 @@ from lifetide.segments.values import BadValue, property_ref, typed
 
 # More transitions than this in one call means the graph loops without waiting.
 MAX_TRANSITIONS = 100
+# Where an instance of an absence-triggered journey waits to see whether the follow-up event
+# comes (no step id can hold parentheses).
+ABSENCE_GATE = "(waiting for absence)"
 
 Status = Literal["active", "waiting", "done"]
 Outcome = Literal["completed", "goal", "ended", "stopped", "missing_step", "loop"]
@@ -54,6 +59,8 @@ class Instance:
     # How many times each step was entered: part of each send's idempotency key, so a
     # step visited twice (a loop through a wait) sends twice, and a replay never does.
     visits: Mapping[str, int] = field(default_factory=dict)
+    # The trigger's key (a cart id): an `ends_on` event must carry the same one.
+    instance_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,15 @@ class Stop:
     reason: str = "stopped"
 
 
-Input = Tick | Seen | Stop
+@dataclass(frozen=True)
+class Bounced:
+    """A message sent by `step` could not be delivered on its channel (a hard bounce)."""
+
+    step: str
+    at: dt.datetime
+
+
+Input = Tick | Seen | Stop | Bounced
 
 
 @dataclass(frozen=True)
@@ -139,11 +154,28 @@ def start(
     journey_id: int,
     now: dt.datetime,
     facts: Facts,
+    key: str | None = None,
 ) -> tuple[Instance, list[Action]]:
-    """A new instance at the journey's first step, walked until it waits or ends."""
+    """A new instance at the journey's first step, walked until it waits or ends.
+
+    An absence-triggered journey first waits at `ABSENCE_GATE` for the follow-up event.
+    """
     instance = Instance(
-        instance_id, profile_id, journey_id, journey.start, "active", now, now, visits={}
+        instance_id,
+        profile_id,
+        journey_id,
+        journey.start,
+        "active",
+        now,
+        now,
+        visits={},
+        instance_key=key,
     )
+    trigger = journey.trigger
+    if isinstance(trigger, AbsenceTrigger):
+        wake = now + dt.timedelta(minutes=trigger.within_minutes)
+        gate = replace(instance, step=ABSENCE_GATE, status="waiting", wake_at=wake)
+        return gate, []
     return _walk(journey, _enter(instance, journey.start, now), now, facts, [])
 
 
@@ -153,11 +185,17 @@ def advance(
     """What `happened` does to `instance`: the new instance and the actions to perform."""
     if instance.status == "done":
         return instance, []
-    now = happened.at if isinstance(happened, Seen) else happened.now
+    now = happened.now if isinstance(happened, Tick | Stop) else happened.at
     if isinstance(happened, Stop):
         return _finish(instance, "stopped", now, [], happened.reason)
     if isinstance(happened, Seen) and _reaches_goal(journey, instance, happened):
         return _finish(instance, "goal", now, [], happened.event)
+    if isinstance(happened, Seen) and _ends(journey, instance, happened):
+        return _finish(instance, "ended", now, [], happened.event)
+    if isinstance(happened, Bounced):
+        return _fall_back(journey, instance, happened, facts)
+    if instance.step == ABSENCE_GATE:
+        return _pass_gate(journey, instance, happened, facts)
     step = journey.steps.get(instance.step)
     if instance.status != "waiting" or step is None:
         return instance, []
@@ -172,6 +210,59 @@ def advance(
     if target is None:
         return instance, []
     return _walk(journey, _enter(instance, target, now), now, facts, [])
+
+
+def entry_key(journey: Journey, seen: Seen) -> str | bool | None:
+    """The instance key `seen` starts `journey` with: a key, None for none, False if it doesn't.
+
+    A keyed trigger (one instance per cart) needs the key in the event's properties.
+    """
+    trigger = journey.trigger
+    if isinstance(trigger, EventTrigger) and event_matches(trigger.event, seen):
+        if trigger.key is None:
+            return None
+        value = seen.properties.get(trigger.key)
+        return False if value is None or value == "" else str(value)[:255]
+    if isinstance(trigger, AbsenceTrigger) and event_matches(trigger.did, seen):
+        return None
+    return False
+
+
+def _ends(journey: Journey, instance: Instance, seen: Seen) -> bool:
+    """Whether `seen` is the keyed trigger's end (the order for this very cart)."""
+    trigger = journey.trigger
+    if not isinstance(trigger, EventTrigger) or trigger.ends_on is None:
+        return False
+    if not event_matches(trigger.ends_on, seen):
+        return False
+    if trigger.key is None:
+        return True
+    return str(seen.properties.get(trigger.key)) == instance.instance_key
+
+
+def _pass_gate(
+    journey: Journey, instance: Instance, happened: Tick | Seen, facts: Facts
+) -> tuple[Instance, list[Action]]:
+    trigger = journey.trigger
+    if isinstance(happened, Seen):
+        if isinstance(trigger, AbsenceTrigger) and event_matches(trigger.not_followed_by, happened):
+            return _finish(instance, "ended", happened.at, [], happened.event)
+        return instance, []
+    if instance.wake_at is None or happened.now < instance.wake_at:
+        return instance, []
+    # The journey starts when the absence was established, not when a worker noticed it.
+    at = instance.wake_at
+    return _walk(journey, _enter(instance, journey.start, at), at, facts, [])
+
+
+def _fall_back(
+    journey: Journey, instance: Instance, bounced: Bounced, facts: Facts
+) -> tuple[Instance, list[Action]]:
+    """A bounced send with a fallback moves the instance there (the same message by SMS)."""
+    step = journey.steps.get(bounced.step)
+    if not isinstance(step, Send) or step.fallback is None or instance.status == "done":
+        return instance, []
+    return _walk(journey, _enter(instance, step.fallback, bounced.at), bounced.at, facts, [])
 
 
 def _walk(

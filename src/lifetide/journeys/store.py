@@ -26,14 +26,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lifetide.clock import Clock
-from lifetide.journeys.definition import Journey
+from lifetide.journeys.definition import Journey, Reentry
 from lifetide.journeys.steps import Instance, Outcome, Status
 from lifetide.ops.database import transaction
-from lifetide.ops.models import JourneyInstance, JourneyRecord, JourneySend, JourneyVersion
+from lifetide.ops.models import (
+    JourneyInput,
+    JourneyInstance,
+    JourneyRecord,
+    JourneySend,
+    JourneyVersion,
+)
 
 JOURNEY_STATUSES = ("draft", "live", "paused", "stopped")
 INSTANCE_STATUSES = ("active", "waiting", "done")
-SEND_STATUSES = ("pending", "sent", "skipped", "deferred", "failed")
+SEND_STATUSES = ("pending", "sending", "sent", "skipped", "deferred", "bounced", "failed")
 NAME_MAX = 200
 
 
@@ -54,7 +60,6 @@ class StoredInstance(Instance):
     """
 
     version: int = 1
-    instance_key: str | None = None
 
 
 def utc(value: dt.datetime) -> dt.datetime:
@@ -99,6 +104,63 @@ def _lock_open_key(session: Session, journey_id: int, profile_id: int, key: str 
         )
     else:
         _write_lock(session)
+
+
+def open_in(
+    session: Session,
+    journey_id: int,
+    version: int,
+    profile_id: int,
+    key: str | None,
+    *,
+    step: str,
+    entered_at: dt.datetime,
+    reentry: Reentry | None = None,
+    worker: str | None = None,
+    claimed_until: dt.datetime | None = None,
+) -> int | None:
+    """Open an instance inside the caller's transaction; None if one is open or re-entry forbids.
+
+    On SQLite the caller must hold the write lock (`_write_lock`) from the transaction's start;
+    on PostgreSQL a transaction-scoped advisory lock on (journey, profile, key) is taken here.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        _lock_open_key(session, journey_id, profile_id, key)
+    same_key = (
+        JourneyInstance.instance_key.is_(None)
+        if key is None
+        else JourneyInstance.instance_key == key
+    )
+    mine = (JourneyInstance.journey_id == journey_id) & (JourneyInstance.profile_id == profile_id)
+    open_already = session.scalar(
+        select(JourneyInstance.id).where(mine, same_key, JourneyInstance.status != "done").limit(1)
+    )
+    if open_already is not None:
+        return None
+    if reentry is not None:
+        last = session.scalar(select(func.max(JourneyInstance.entered_at)).where(mine))
+        if last is not None:
+            if reentry.kind == "never":
+                return None
+            if utc(last) + dt.timedelta(days=reentry.days or 0) > entered_at:
+                return None
+    row = JourneyInstance(
+        journey_id=journey_id,
+        version=version,
+        profile_id=profile_id,
+        instance_key=key,
+        status="active",
+        step=step,
+        visits={},
+        entered_at=_aware(entered_at, "entered_at"),
+        step_started_at=_aware(entered_at, "entered_at"),
+        wake_at=_aware(entered_at, "entered_at"),
+        claimed_by=worker,
+        claimed_until=claimed_until,
+    )
+    session.add(row)
+    session.flush()
+    return int(row.id)
 
 
 class JourneyStore:
@@ -232,6 +294,7 @@ class JourneyStore:
         step: str,
         worker: str | None = None,
         lease: dt.timedelta | None = None,
+        reentry: Reentry | None = None,
     ) -> int | None:
         """A new active instance at `step`, or None if one is open for (journey, profile, key).
 
@@ -239,46 +302,26 @@ class JourneyStore:
         and `lease` the instance is claimed from the start, so no other worker takes it before
         it is saved; if the opener dies, it is claimed again when the lease ends, still active
         with no visits, which tells the engine to start it again (same send keys, so nothing
-        goes out twice).
+        goes out twice). With `reentry`, a customer who went through the journey before enters
+        again only as it allows.
         """
         if (worker is None) != (lease is None):
             raise ValueError("open_instance needs both worker and lease, or neither")
         now = self._clock.now()
         with transaction(self._sessions) as session:
-            _lock_open_key(session, journey_id, profile_id, key)
-            same_key = (
-                JourneyInstance.instance_key.is_(None)
-                if key is None
-                else JourneyInstance.instance_key == key
-            )
-            open_already = session.scalar(
-                select(JourneyInstance.id)
-                .where(
-                    JourneyInstance.journey_id == journey_id,
-                    JourneyInstance.profile_id == profile_id,
-                    same_key,
-                    JourneyInstance.status != "done",
-                )
-                .limit(1)
-            )
-            if open_already is not None:
-                return None
-            row = JourneyInstance(
-                journey_id=journey_id,
-                version=version,
-                profile_id=profile_id,
-                instance_key=key,
-                status="active",
+            _write_lock(session)
+            return open_in(
+                session,
+                journey_id,
+                version,
+                profile_id,
+                key,
                 step=step,
-                visits={},
                 entered_at=now,
-                step_started_at=now,
-                claimed_by=worker,
+                reentry=reentry,
+                worker=worker,
                 claimed_until=None if lease is None else now + lease,
             )
-            session.add(row)
-            session.flush()
-            return int(row.id)
 
     def save(self, instance: Instance, *, release: bool = False) -> None:
         """Store the state of `instance` (from the step function); `release` ends its claim."""
@@ -346,14 +389,23 @@ class JourneyStore:
         if limit < 1:
             return []
         now = _aware(now, "now")
+        has_input = (
+            select(JourneyInput.id).where(JourneyInput.instance_id == JourneyInstance.id).exists()
+        )
+        journey = select(JourneyRecord.status).where(JourneyRecord.id == JourneyInstance.journey_id)
+        running = journey.scalar_subquery()
         due = or_(
             JourneyInstance.status == "active",
             (JourneyInstance.status == "waiting") & (JourneyInstance.wake_at <= now),
+            (JourneyInstance.status == "waiting") & has_input,
+            # A stopped journey's instances are all due: each is ended.
+            (JourneyInstance.status == "waiting") & (running == "stopped"),
         )
         free = or_(JourneyInstance.claimed_until.is_(None), JourneyInstance.claimed_until <= now)
         query = (
             select(JourneyInstance)
-            .where(due, free)
+            # A paused journey's instances keep their place until it is live again.
+            .where(due, free, running.in_(("live", "stopped")))
             .order_by(
                 func.coalesce(JourneyInstance.wake_at, JourneyInstance.step_started_at),
                 JourneyInstance.id,

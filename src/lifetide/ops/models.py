@@ -433,6 +433,35 @@ class JourneySend(Base):
     converted_at: Mapped[dt.datetime | None]
 
 
+class JourneyInput(Base):
+    """Something that happened to an instance (an event, a bounce) waiting for its worker.
+
+    The event consumer only appends these; the worker that holds the instance applies them in
+    order and deletes them in the transaction that saves the new state, so each is applied once.
+    """
+
+    __tablename__ = "journey_inputs"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(
+        ForeignKey("journey_instances.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # seen | bounced
+    event: Mapped[str | None] = mapped_column(String(200))
+    properties: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    at: Mapped[dt.datetime]
+
+
+class JourneyCursor(Base):
+    """How far a trigger source has been read (segment changes, the daily date scan)."""
+
+    __tablename__ = "journey_cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[dt.datetime]
+
+
 class Suppression(Base):
     """An address that must not get (some) messages on a channel, and why."""
 

@@ -1,4 +1,4 @@
-"""Messaging: the send outbox, suppressions, templates and promo codes.
+"""Messaging: the send outbox, journey inputs and cursors, suppressions, templates, promo codes.
 
 Revision ID: 0006
 Revises: 0005
@@ -47,6 +47,33 @@ def upgrade() -> None:
     op.create_index("ix_journey_sends_status_due_at", "journey_sends", ["status", "due_at"])
     op.create_index(
         "ix_journey_sends_profile_id_sent_at", "journey_sends", ["profile_id", "sent_at"]
+    )
+    op.create_table(
+        "journey_inputs",
+        sa.Column("id", Id),
+        sa.Column(
+            "instance_id",
+            Id,
+            sa.ForeignKey(
+                "journey_instances.id",
+                ondelete="CASCADE",
+                name="fk_journey_inputs_instance_id_journey_instances",
+            ),
+            nullable=False,
+        ),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("event", sa.String(200)),
+        sa.Column("properties", sa.JSON()),
+        sa.Column("at", Stamp, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_journey_inputs"),
+    )
+    op.create_index("ix_journey_inputs_instance_id", "journey_inputs", ["instance_id"])
+    op.create_table(
+        "journey_cursors",
+        sa.Column("name", sa.String(64), nullable=False),
+        sa.Column("value", sa.String(200), nullable=False),
+        sa.Column("updated_at", Stamp, nullable=False),
+        sa.PrimaryKeyConstraint("name", name="pk_journey_cursors"),
     )
     op.create_table(
         "suppressions",
@@ -99,6 +126,9 @@ def downgrade() -> None:
     op.drop_table("message_templates")
     op.drop_index("ix_suppressions_profile_id", table_name="suppressions")
     op.drop_table("suppressions")
+    op.drop_table("journey_cursors")
+    op.drop_index("ix_journey_inputs_instance_id", table_name="journey_inputs")
+    op.drop_table("journey_inputs")
     op.drop_index("ix_journey_sends_profile_id_sent_at", table_name="journey_sends")
     op.drop_index("ix_journey_sends_status_due_at", table_name="journey_sends")
     with op.batch_alter_table("journey_sends") as batch:

@@ -1,0 +1,192 @@
+"""Journeys started by what the warehouse knows: segment entries and exits, and dates.
+
+- Segment triggers read `segment_changes` (appended by every refresh) past their cursor, the
+  refresh id, and open an instance per profile that entered (or exited) the segment.
+- Date triggers scan once per day and journey: a prediction's date column (replenishment due)
+  or a profile trait holding a date (birthday, yearly). The instance key is the date, so one
+  date starts at most one instance, and the day's cursor is stored with the opens.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from lifetide.clock import Clock
+from lifetide.journeys.cursors import read_cursor, write_cursor
+from lifetide.journeys.definition import DateTrigger, SegmentTrigger
+from lifetide.journeys.intake import LiveJourney
+from lifetide.journeys.store import JourneyStore, _write_lock, open_in
+from lifetide.ops.database import transaction
+from lifetide.ops.models import Customer
+from lifetide.segments.tables import CHANGES
+from lifetide.warehouse.connection import Warehouse
+
+SEGMENT_CURSOR = "segment_changes"
+# Opens are written in chunks so one large refresh (100k entered) is not one huge transaction.
+CHUNK = 2000
+
+
+class WarehouseTriggers:
+    """Opens journey instances for segment changes and dates."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, warehouse: Warehouse) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._warehouse = warehouse
+        self.store = JourneyStore(sessions, clock)
+
+    def _live(self) -> list[LiveJourney]:
+        return [
+            LiveJourney(j.id, j.version, self.store.definition_of(j.id, j.version))
+            for j in self.store.list("live")
+        ]
+
+    def segments(self, limit: int = 20_000) -> int:
+        """Open instances for segment changes past the cursor; how many opened."""
+        live = [j for j in self._live() if isinstance(j.definition.trigger, SegmentTrigger)]
+        with self._sessions() as session:
+            after = int(read_cursor(session, SEGMENT_CURSOR) or 0)
+        backend = self._warehouse.thread_backend()
+        if CHANGES not in backend.list_tables():
+            return 0
+        changes = backend.table(CHANGES)
+        newest = changes.refresh_id.max().to_pyarrow().as_py()
+        if newest is None or int(newest) <= after:
+            return 0
+        # Whole refreshes only, so the cursor (a refresh id) never splits one.
+        upto = int(newest)
+        rows = (
+            changes.filter((changes.refresh_id > after) & (changes.refresh_id <= upto))
+            .select("segment_id", "profile_id", "change", "changed_at", "refresh_id")
+            .order_by(["refresh_id", "profile_id"])
+            .limit(limit + 1)
+            .to_pyarrow()
+            .to_pylist()
+        )
+        if len(rows) > limit:
+            # Cut at the last refresh that fits whole; at least the first, however large.
+            last = rows[limit - 1]["refresh_id"]
+            whole = [r for r in rows if r["refresh_id"] < last] or [
+                r for r in rows if r["refresh_id"] == rows[0]["refresh_id"]
+            ]
+            rows, upto = whole, int(whole[-1]["refresh_id"])
+        opened = 0
+        for start in range(0, max(len(rows), 1), CHUNK):
+            chunk = rows[start : start + CHUNK]
+            final = start + CHUNK >= len(rows)
+            opened += self._open_chunk(chunk, live, upto if final else None)
+        return opened
+
+    def _open_chunk(
+        self, rows: Sequence[dict[str, Any]], live: Sequence[LiveJourney], upto: int | None
+    ) -> int:
+        opened = 0
+        with transaction(self._sessions) as session:
+            _write_lock(session)
+            for row in rows:
+                for journey in live:
+                    trigger = journey.definition.trigger
+                    assert isinstance(trigger, SegmentTrigger)
+                    if trigger.segment_id != row["segment_id"] or trigger.on != row["change"]:
+                        continue
+                    at = _aware(row["changed_at"])
+                    opened += self._open(session, journey, int(row["profile_id"]), None, at)
+            if upto is not None:
+                write_cursor(session, SEGMENT_CURSOR, str(upto), self._clock.now())
+        return opened
+
+    def dates(self) -> int:
+        """Open today's instances for date-triggered journeys not yet scanned today."""
+        today = self._clock.now().date()
+        opened = 0
+        for journey in self._live():
+            trigger = journey.definition.trigger
+            if not isinstance(trigger, DateTrigger):
+                continue
+            name = f"dates:{journey.journey_id}"
+            with self._sessions() as session:
+                if read_cursor(session, name) == today.isoformat():
+                    continue
+            # The date that, offset, falls today: 3 days before replenishment is due, etc.
+            target = today - dt.timedelta(days=trigger.offset_days)
+            profiles = (
+                self._predicted(trigger.field, target)
+                if trigger.source == "prediction"
+                else self._traits(trigger.field, target, trigger.yearly)
+            )
+            now = self._clock.now()
+            with transaction(self._sessions) as session:
+                _write_lock(session)
+                for profile_id in profiles:
+                    opened += self._open(session, journey, profile_id, target.isoformat(), now)
+                write_cursor(session, name, today.isoformat(), now)
+        return opened
+
+    def _open(
+        self,
+        session: Session,
+        journey: LiveJourney,
+        profile_id: int,
+        key: str | None,
+        at: dt.datetime,
+    ) -> int:
+        new = open_in(
+            session,
+            journey.journey_id,
+            journey.version,
+            profile_id,
+            key,
+            step=journey.definition.start,
+            entered_at=at,
+            reentry=journey.definition.reentry,
+        )
+        return 0 if new is None else 1
+
+    def _predicted(self, field: str, day: dt.date) -> list[int]:
+        backend = self._warehouse.thread_backend()
+        if "predictions" not in backend.list_tables():
+            return []
+        predictions = backend.table("predictions")
+        if field not in predictions.columns:
+            return []
+        column = predictions[field]
+        picked = predictions.filter(column.cast("date") == day).select("profile_id")
+        return [int(v) for v in picked.to_pyarrow().column("profile_id").to_pylist()]
+
+    def _traits(self, field: str, day: dt.date, yearly: bool) -> list[int]:
+        found: list[int] = []
+        query = select(Customer.id, Customer.traits).where(Customer.merged_into_id.is_(None))
+        with self._sessions() as session:
+            for profile_id, traits in session.execute(query).tuples():
+                value = _date((traits or {}).get(field))
+                if value is not None and _falls_on(value, day, yearly):
+                    found.append(int(profile_id))
+        return found
+
+
+def _date(value: Any) -> dt.date | None:
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def _falls_on(value: dt.date, day: dt.date, yearly: bool) -> bool:
+    """Whether a date (yearly: its anniversary) is `day`; 29 February falls on the 28th."""
+    if not yearly:
+        return value == day
+    if (value.month, value.day) == (day.month, day.day):
+        return True
+    leap = day.year % 4 == 0 and (day.year % 100 != 0 or day.year % 400 == 0)
+    return (value.month, value.day) == (2, 29) and not leap and (day.month, day.day) == (2, 28)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
