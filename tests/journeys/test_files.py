@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lifetide.journeys.definition import Send, Wait
-from lifetide.journeys.files import JourneyFileError, bundled_journeys, load_journey
+from lifetide.journeys.files import JourneyFileError, bundled_journeys, load_journey, parse_journey
 
 YAML = """
 name: Cart abandonment
@@ -78,3 +78,22 @@ def test_the_bundled_journeys_read_and_hold_together() -> None:
     # Each follow-up is a stronger incentive than the last.
     assert [o.kind for o in offers] == ["percent_off", "percent_off", "free_shipping"]
     assert offers[0].value < offers[1].value
+
+
+def test_yes_no_and_on_are_words_not_booleans() -> None:
+    journey = parse_journey(
+        "name: Branchy\n"
+        "trigger: {type: segment, segment_id: 3, on: exited}\n"
+        "start: check\n"
+        "steps:\n"
+        "  check:\n"
+        "    type: branch\n"
+        "    condition: {type: trait, field: country, op: eq, value: NL}\n"
+        "    yes: tag\n"
+        "    no: exit\n"
+        "  tag: {type: update_profile, traits: {dutch: true, vip: False}}\n"
+    )
+    branch = journey.steps["check"]
+    assert (getattr(branch, "yes", None), getattr(branch, "no", None)) == ("tag", "exit")
+    assert getattr(journey.trigger, "on", None) == "exited"
+    assert getattr(journey.steps["tag"], "traits", None) == {"dutch": True, "vip": False}

@@ -239,6 +239,7 @@ def test_concurrent_claims_on_postgres_get_disjoint_batches(postgres_engine: Eng
     upgrade(postgres_engine)
     store = JourneyStore(session_factory(postgres_engine), ManualClock(T0))
     journey_id = store.create("Cart abandonment", _journey(), None).id
+    store.set_status(journey_id, "live")
     for profile in range(60):
         opened = store.open_instance(journey_id, 1, profile, None, step="wait")
         assert opened is not None
@@ -265,6 +266,7 @@ def test_a_claim_on_postgres_skips_rows_another_worker_has_locked(
     upgrade(postgres_engine)
     store = JourneyStore(session_factory(postgres_engine), ManualClock(T0))
     journey_id = store.create("Cart abandonment", _journey(), None).id
+    store.set_status(journey_id, "live")
     ids: list[int] = []
     for profile in range(4):
         opened = store.open_instance(journey_id, 1, profile, None, step="wait")
@@ -341,3 +343,31 @@ def test_reentry_rules_are_kept_when_opening(
     assert store.open_instance(journey_id, 1, 7, "b", step="wait", reentry=weekly) is None
     clock.advance(dt.timedelta(days=7))
     assert store.open_instance(journey_id, 1, 7, "b", step="wait", reentry=weekly) is not None
+
+
+@pytest.mark.parametrize(
+    ("before", "action", "after"),
+    [
+        ("draft", "start", "live"),
+        ("paused", "start", "live"),
+        ("stopped", "start", "live"),
+        ("live", "pause", "paused"),
+        ("live", "stop", "stopped"),
+        ("draft", "stop", "stopped"),
+        ("paused", "stop", "stopped"),
+        ("live", "start", None),
+        ("draft", "pause", None),
+        ("stopped", "pause", None),
+        ("stopped", "stop", None),
+    ],
+)
+def test_start_pause_and_stop_follow_one_table(
+    store: JourneyStore, journey_id: int, before: str, action: str, after: str | None
+) -> None:
+    store.set_status(journey_id, before)
+    if after is None:
+        with pytest.raises(JourneyError, match=f"is {before}: it cannot {action}"):
+            store.transition(journey_id, action)
+        assert store.get(journey_id).status == before
+    else:
+        assert store.transition(journey_id, action).status == after

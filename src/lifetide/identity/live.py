@@ -14,6 +14,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -69,6 +70,8 @@ class LiveIdentity:
                 profile, new_profile, new_ids = self._identify(session, owners, m, now)
                 created += new_profile
                 added += new_ids
+                if profile is not None and m.get("type") == "identify":
+                    _contact(session, profile, m, now)
                 decisions = _decisions(m)
                 if profile is not None and decisions:
                     changed += self._consent(session, profile, decisions, m.get("timestamp") or now)
@@ -180,6 +183,49 @@ def _may_matter(m: Mapping[str, Any]) -> bool:
 def _email(m: Mapping[str, Any]) -> str | None:
     traits, props = m.get("traits") or {}, m.get("properties") or {}
     return normalize.email(_text(traits.get("email")) or _text(props.get("email")))
+
+
+def _contact(session: Session, profile: int, m: Mapping[str, Any], now: dt.datetime) -> None:
+    """An identify call's contact details onto the profile, so journeys can reach it now.
+
+    Names, phone and time zone the customer gives replace the stored ones (the newest call
+    wins); the e-mail address is set only when the profile has none: changing it is for the
+    full resolve, which weighs every record.
+    """
+    customer = session.get(Customer, profile)
+    if customer is None:
+        return
+    traits = m.get("traits") or {}
+    context = m.get("context") or {}
+    # Names as the customer wrote them (for greetings), not the folded form used for matching.
+    first = _text(traits.get("first_name")) or _text(traits.get("firstName"))
+    last = _text(traits.get("last_name")) or _text(traits.get("lastName"))
+    phone = normalize.phone(_text(traits.get("phone")))
+    zone = _text(context.get("timezone")) if isinstance(context, Mapping) else None
+    email = _email(m)
+    updates = {
+        "first_name": first,
+        "last_name": last,
+        "phone": phone,
+        "time_zone": zone if zone is None or _known_zone(zone) else None,
+    }
+    changed = False
+    for column, value in updates.items():
+        if value is not None and getattr(customer, column) != value:
+            setattr(customer, column, value)
+            changed = True
+    if email is not None and customer.email is None:
+        customer.email, changed = email, True
+    if changed:
+        customer.updated_at = now
+
+
+def _known_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _decisions(m: Mapping[str, Any]) -> list[tuple[str, bool, str]]:

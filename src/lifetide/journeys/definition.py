@@ -49,11 +49,26 @@ class AbsenceTrigger(Strict):
 
 
 class SegmentTrigger(Strict):
-    """Entering (or leaving) a saved segment at one of its refreshes."""
+    """Entering (or leaving) a saved segment at one of its refreshes.
+
+    The segment is named by id, or by name (`segment: "Lapsing customers"`) in files written
+    before the segment exists, such as the bundled journeys; installing such a journey looks
+    the name up and stores the id.
+    """
 
     type: Literal["segment"] = "segment"
-    segment_id: int = Field(ge=1)
+    segment_id: int | None = Field(None, ge=1)
+    segment: str | None = Field(None, min_length=1, max_length=200)
     on: Literal["entered", "exited"] = "entered"
+
+    @model_validator(mode="after")
+    def _one_segment(self) -> SegmentTrigger:
+        if (self.segment_id is None) == (self.segment is None):
+            raise ValueError(
+                "a segment trigger names its segment by segment_id or by segment (its name), "
+                "exactly one of the two"
+            )
+        return self
 
 
 class DateTrigger(Strict):

@@ -21,7 +21,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from lifetide.channels.bounces import BounceReport
-from lifetide.channels.messages import DeliveryResult, OutgoingEmail, OutgoingText
+from lifetide.channels.messages import DeliveryResult, OutgoingEmail, OutgoingText, TextChannel
 from lifetide.channels.select import email_transport, text_transport
 from lifetide.context import Lifetide
 from lifetide.journeys.definition import Offer
@@ -184,7 +184,7 @@ class Dispatcher:
                     select(JourneyInstance.id, JourneyInstance.instance_key).where(
                         JourneyInstance.id.in_({row.instance_id for row in rows})
                     )
-                ).tuples()
+                ).all()
             )
             claimed = [_claimed(row, keys.get(row.instance_id)) for row in rows]
             session.execute(
@@ -288,7 +288,7 @@ class Dispatcher:
                     profile_id=send.profile_id,
                     journey_id=send.journey_id,
                     step=send.step,
-                    when=now,
+                    date=now,
                 )
             except TemplateProblem as problem:
                 failures.append((send, f"template {send.template!r}: {problem}"))
@@ -359,13 +359,13 @@ class Dispatcher:
             except TemplateProblem as problem:
                 failures.append((send, f"template {send.template!r}: {problem}"))
                 continue
-            channel = "sms" if send.channel == "sms" else "push"
+            channel: TextChannel = "sms" if send.channel == "sms" else "push"
             text = OutgoingText(send.key, address, body, channel, {"journey_id": send.journey_id})
             by_channel[send.channel].append((send, address, text))
         self._fail(failures)
         counts["failed"] += len(failures)
-        for channel, items in by_channel.items():
-            transport = self._transport(channel)
+        for name, items in by_channel.items():
+            transport = self._transport(name)
             results = self._loop.run_until_complete(transport.send([t for _, _, t in items]))
             for outcome, n in self._settle(items, results).items():
                 counts[outcome] += n
@@ -377,7 +377,7 @@ class Dispatcher:
             self._transports[channel] = (
                 email_transport(settings)
                 if channel == "email"
-                else text_transport(settings, channel)
+                else text_transport(settings, "sms" if channel == "sms" else "push")
             )
         return self._transports[channel]
 
@@ -427,7 +427,9 @@ class Dispatcher:
                 wait = dt.timedelta(minutes=min(60, 2**send.attempts))
                 row.update(status="pending", due_at=now + wait, reason=result.detail)
             elif result.outcome == "bounced":
-                row.update(status="bounced", bounced_at=now, reason=result.detail)
+                # bounced_at is left to apply_reports: it journals the bounce (and so the
+                # journey's fallback) only for a send it sees bounce for the first time.
+                row.update(status="bounced", reason=result.detail)
                 bounces.append(
                     BounceReport(
                         recipient=address,
@@ -478,7 +480,7 @@ def _recent_marketing(
         JourneySend.status == "sent",
         JourneySend.sent_at > now - dt.timedelta(days=7),
     )
-    for profile_id, channel, sent_at in session.execute(query).tuples():
+    for profile_id, channel, sent_at in session.execute(query).all():
         if profile_id is not None and sent_at is not None:
             recent[(int(profile_id), channel)].append(utc(sent_at))
     return recent

@@ -50,12 +50,19 @@ class Person:
 
     def reachable(self, channel: str) -> bool:
         """Whether a message can go out on `channel`: an address, deliverable, not opted out."""
+        return self.unreachable_because(channel) is None
+
+    def unreachable_because(self, channel: str) -> str | None:
+        """Why no message can go out on `channel`, or None when one can."""
         if self.address(channel) is None:
-            return False
+            return f"no {channel} address on the profile"
         suppressed = self.suppressed.get(channel, frozenset())
-        if suppressed & UNDELIVERABLE or "unsubscribe" in suppressed:
-            return False
-        return self.consent(channel) != "denied"
+        blocked = sorted(suppressed & UNDELIVERABLE)
+        if blocked:
+            return f"suppressed on {channel}: {', '.join(blocked)}"
+        if "unsubscribe" in suppressed or self.consent(channel) == "denied":
+            return f"no marketing consent on {channel} (opted out)"
+        return None
 
 
 def people(session: Session, profile_ids: Iterable[int]) -> dict[int, Person]:

@@ -17,17 +17,22 @@ BUNDLED = Path(__file__).parent / "bundled"
 
 
 class _Loader(yaml.SafeLoader):
-    """YAML's safe loader without YAML 1.1's base-60 numbers.
+    """YAML's safe loader with YAML 1.2's numbers and booleans, not YAML 1.1's.
 
     Otherwise `until_local_time: 9:00` reads as the integer 540, which a time field would take
-    as nine minutes past midnight.
+    as nine minutes past midnight, and a branch's `yes:` and `no:` keys, or a segment
+    trigger's `on:`, read as the booleans true and false.
     """
 
 
+_REPLACED = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:bool")
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:int"]
+    first: [(tag, rx) for tag, rx in resolvers if tag not in _REPLACED]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:int",
     re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),

@@ -218,7 +218,7 @@ def _with_profiles(
         query = select(Identity.kind, Identity.value, Identity.customer_id).where(
             Identity.value.in_(values)
         )
-        for kind, value, customer in session.execute(query).tuples():
+        for kind, value, customer in session.execute(query).all():
             owners[(kind, value)] = customer
     merged = _survivors(session, set(owners.values()))
     events: list[ProfileEvent] = []
@@ -249,7 +249,7 @@ def _survivors(session: Session, ids: set[int]) -> dict[int, int]:
             select(Customer.id, Customer.merged_into_id).where(
                 Customer.id.in_(pending), Customer.merged_into_id.is_not(None)
             )
-        ).tuples()
+        ).all()
         found = {int(a): int(b) for a, b in rows if b is not None}
         pointer.update(found)
         pending = {b for b in found.values() if b not in pointer} - set(pointer)

@@ -32,6 +32,7 @@ from lifetide.journeys.steps import (
     Instance,
     Seen,
     SendMessage,
+    Skipped,
     Stop,
     Tick,
     UpdateTraits,
@@ -62,6 +63,7 @@ class _Outcome:
     instance: Instance
     actions: list[Action]
     inputs: list[int]
+    person: Person
     goal: Mapping[str, Any] | None = None
 
 
@@ -101,7 +103,7 @@ class JourneyRunner:
                     select(JourneyRecord.id, JourneyRecord.status).where(
                         JourneyRecord.id.in_({c.journey_id for c in claimed})
                     )
-                ).tuples()
+                ).all()
             )
             persons = people(session, {c.profile_id for c in claimed})
         matcher = SegmentMatcher(self._evaluate, sorted({c.profile_id for c in claimed}))
@@ -134,7 +136,7 @@ class JourneyRunner:
         goal: Mapping[str, Any] | None = None
         if journey_status == "stopped":
             state, done = advance(journey, state, Stop(now, "journey stopped"), facts)
-            return _Outcome(state, done, [i for i, _ in inputs])
+            return _Outcome(state, done, [i for i, _ in inputs], person)
         if state.status == "active" and not state.visits:
             state, started = _restart(journey, instance, facts)
             actions += started
@@ -145,7 +147,7 @@ class JourneyRunner:
                 goal = {"event": happened.event, "at": happened.at, **happened.properties}
         state, more = advance(journey, state, Tick(now), facts)
         actions += more
-        return _Outcome(state, actions, [i for i, _ in inputs], goal)
+        return _Outcome(state, actions, [i for i, _ in inputs], person, goal)
 
     def _write(self, outcomes: list[_Outcome], now: dt.datetime, claimed: int) -> BatchResult:
         sends = finished = lost = 0
@@ -171,10 +173,10 @@ class JourneyRunner:
                 if consumed:
                     session.execute(delete(JourneyInput).where(JourneyInput.id.in_(consumed)))
                 rows = [
-                    _send_row(o.instance, a, now)
+                    _send_row(o.instance, a, now, o.person)
                     for o in kept
                     for a in o.actions
-                    if isinstance(a, SendMessage)
+                    if isinstance(a, SendMessage | Skipped)
                 ]
                 sends = _insert_sends(session, rows)
                 for o in kept:
@@ -239,8 +241,17 @@ def _row(instance: Instance) -> dict[str, Any]:
     }
 
 
-def _send_row(instance: Instance, action: SendMessage, now: dt.datetime) -> dict[str, Any]:
-    offer = action.offer.model_dump(mode="json") if action.offer is not None else None
+def _send_row(
+    instance: Instance, action: SendMessage | Skipped, now: dt.datetime, person: Person
+) -> dict[str, Any]:
+    """The outbox row of a send; a skipped one is recorded with why (the customer page shows it)."""
+    offer = None
+    status, reason = "pending", None
+    if isinstance(action, SendMessage):
+        offer = action.offer.model_dump(mode="json") if action.offer is not None else None
+    else:
+        status = "skipped"
+        reason = person.unreachable_because(action.channel) or action.reason
     return {
         "instance_id": instance.instance_id,
         "journey_id": instance.journey_id,
@@ -251,7 +262,8 @@ def _send_row(instance: Instance, action: SendMessage, now: dt.datetime) -> dict
         "template": action.template,
         "marketing": action.marketing,
         "offer": offer,
-        "status": "pending",
+        "status": status,
+        "reason": reason,
         "created_at": now,
         "due_at": now,
         "attempts": 0,

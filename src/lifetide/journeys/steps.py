@@ -112,11 +112,14 @@ class SendMessage:
 
 @dataclass(frozen=True)
 class Skipped:
-    """A send that could not go out on its channel and had no fallback."""
+    """A send that could not go out on its channel and had no fallback (recorded, not sent)."""
 
     step: str
     channel: str
     reason: str
+    key: str = ""
+    template: str = ""
+    marketing: bool = True
 
 
 @dataclass(frozen=True)
@@ -315,13 +318,16 @@ def _run(
 
 
 def _send(step: Send, instance: Instance, facts: Facts, actions: list[Action]) -> str:
+    visit = instance.visits.get(instance.step, 1)
+    key = f"{instance.instance_id}:{instance.step}:{visit}"
     if not facts.reachable(step.channel):
         if step.fallback is not None:
             return step.fallback
-        actions.append(Skipped(instance.step, step.channel, "not reachable on this channel"))
+        reason = "not reachable on this channel"
+        actions.append(
+            Skipped(instance.step, step.channel, reason, key, step.template, step.marketing)
+        )
         return step.next
-    visit = instance.visits.get(instance.step, 1)
-    key = f"{instance.instance_id}:{instance.step}:{visit}"
     actions.append(
         SendMessage(key, instance.step, step.channel, step.template, step.offer, step.marketing)
     )

@@ -41,6 +41,12 @@ JOURNEY_STATUSES = ("draft", "live", "paused", "stopped")
 INSTANCE_STATUSES = ("active", "waiting", "done")
 SEND_STATUSES = ("pending", "sending", "sent", "skipped", "deferred", "bounced", "failed")
 NAME_MAX = 200
+# What start, pause and stop do, and from which statuses each may be asked.
+ACTIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "start": (("draft", "paused", "stopped"), "live"),
+    "pause": (("live",), "paused"),
+    "stop": (("draft", "live", "paused"), "stopped"),
+}
 
 
 class JourneyError(ValueError):
@@ -236,6 +242,24 @@ class JourneyStore:
             if record is None:
                 raise JourneyNotFound(f"no journey {journey_id}")
             record.status = status
+            record.updated_at = self._clock.now()
+            return record
+
+    def transition(self, journey_id: int, action: str) -> JourneyRecord:
+        """Start, pause or stop a journey; JourneyError if its status does not allow it."""
+        if action not in ACTIONS:
+            raise JourneyError(f"unknown action {action!r}; one of: {', '.join(ACTIONS)}")
+        allowed, target = ACTIONS[action]
+        with transaction(self._sessions) as session:
+            record = session.get(JourneyRecord, journey_id, with_for_update=True)
+            if record is None:
+                raise JourneyNotFound(f"no journey {journey_id}")
+            if record.status not in allowed:
+                raise JourneyError(
+                    f"journey {journey_id} is {record.status}: it cannot {action} "
+                    f"(only a journey that is {' or '.join(allowed)} can)"
+                )
+            record.status = target
             record.updated_at = self._clock.now()
             return record
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lifetide.clock import Clock
 from lifetide.journeys.cursors import read_cursor, write_cursor
 from lifetide.journeys.definition import DateTrigger, SegmentTrigger
-from lifetide.journeys.intake import LiveJourney
+from lifetide.journeys.intake import MAX_TRIGGER_AGE, LiveJourney
 from lifetide.journeys.store import JourneyStore, _write_lock, open_in
 from lifetide.ops.database import transaction
 from lifetide.ops.models import Customer
@@ -86,15 +86,20 @@ class WarehouseTriggers:
         self, rows: Sequence[dict[str, Any]], live: Sequence[LiveJourney], upto: int | None
     ) -> int:
         opened = 0
+        now = self._clock.now()
         with transaction(self._sessions) as session:
             _write_lock(session)
             for row in rows:
+                at = _aware(row["changed_at"])
+                # As for events: an old refresh (a journey started long after) starts nothing,
+                # so going live does not sweep in everyone who entered the segment last month.
+                if now - at > MAX_TRIGGER_AGE:
+                    continue
                 for journey in live:
                     trigger = journey.definition.trigger
                     assert isinstance(trigger, SegmentTrigger)
                     if trigger.segment_id != row["segment_id"] or trigger.on != row["change"]:
                         continue
-                    at = _aware(row["changed_at"])
                     opened += self._open(session, journey, int(row["profile_id"]), None, at)
             if upto is not None:
                 write_cursor(session, SEGMENT_CURSOR, str(upto), self._clock.now())
@@ -162,7 +167,7 @@ class WarehouseTriggers:
         found: list[int] = []
         query = select(Customer.id, Customer.traits).where(Customer.merged_into_id.is_(None))
         with self._sessions() as session:
-            for profile_id, traits in session.execute(query).tuples():
+            for profile_id, traits in session.execute(query).all():
                 value = _date((traits or {}).get(field))
                 if value is not None and _falls_on(value, day, yearly):
                     found.append(int(profile_id))

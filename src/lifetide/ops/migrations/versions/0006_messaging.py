@@ -18,32 +18,35 @@ depends_on = None
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 Stamp = sa.DateTime(timezone=True)
 
+
 # A send row is the outbox: written with the instance that produced it, claimed and delivered
 # by a dispatcher, and later marked opened, clicked and converted.
-_SEND_COLUMNS = (
-    sa.Column("journey_id", Id),
-    sa.Column("profile_id", sa.BigInteger()),
-    sa.Column("marketing", sa.Boolean(), nullable=False, server_default=sa.true()),
-    sa.Column("offer", sa.JSON()),
-    sa.Column("due_at", Stamp),
-    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
-    sa.Column("claimed_by", sa.String(128)),
-    sa.Column("claimed_until", Stamp),
-    sa.Column("address", sa.String(320)),
-    sa.Column("promo_code", sa.String(32)),
-    sa.Column("opened_at", Stamp),
-    sa.Column("clicked_at", Stamp),
-    sa.Column("bounced_at", Stamp),
-    sa.Column("order_id", sa.String(255)),
-    sa.Column("revenue", sa.Float()),
-    sa.Column("converted_at", Stamp),
-)
+def _send_columns() -> list[sa.Column[object]]:
+    """New Column objects each time: a Column belongs to one table once added."""
+    return [
+        sa.Column("journey_id", Id),
+        sa.Column("profile_id", sa.BigInteger()),
+        sa.Column("marketing", sa.Boolean(), nullable=False, server_default=sa.true()),
+        sa.Column("offer", sa.JSON()),
+        sa.Column("due_at", Stamp),
+        sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("claimed_by", sa.String(128)),
+        sa.Column("claimed_until", Stamp),
+        sa.Column("address", sa.String(320)),
+        sa.Column("promo_code", sa.String(32)),
+        sa.Column("opened_at", Stamp),
+        sa.Column("clicked_at", Stamp),
+        sa.Column("bounced_at", Stamp),
+        sa.Column("order_id", sa.String(255)),
+        sa.Column("revenue", sa.Float()),
+        sa.Column("converted_at", Stamp),
+    ]
 
 
 def upgrade() -> None:
     with op.batch_alter_table("journey_sends") as batch:
-        for column in _SEND_COLUMNS:
-            batch.add_column(column.copy())
+        for column in _send_columns():
+            batch.add_column(column)
     op.create_index("ix_journey_sends_status_due_at", "journey_sends", ["status", "due_at"])
     op.create_index(
         "ix_journey_sends_profile_id_sent_at", "journey_sends", ["profile_id", "sent_at"]
@@ -132,5 +135,5 @@ def downgrade() -> None:
     op.drop_index("ix_journey_sends_profile_id_sent_at", table_name="journey_sends")
     op.drop_index("ix_journey_sends_status_due_at", table_name="journey_sends")
     with op.batch_alter_table("journey_sends") as batch:
-        for column in reversed(_SEND_COLUMNS):
+        for column in reversed(_send_columns()):
             batch.drop_column(column.name)
