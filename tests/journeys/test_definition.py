@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from lifetide.journeys.definition import Journey, graph_problems
+from lifetide.journeys.definition import Journey, SegmentTrigger, graph_problems
 
 
 def journey(steps: dict[str, Any], start: str = "a", **extra: Any) -> dict[str, Any]:
@@ -61,3 +61,34 @@ def test_a_good_journey_round_trips_through_json() -> None:
     parsed = Journey.model_validate(data)
     assert Journey.model_validate_json(parsed.model_dump_json()) == parsed
     assert graph_problems(parsed) == []
+
+
+def test_a_segment_trigger_may_name_its_segment_instead_of_its_id() -> None:
+    named = Journey.model_validate(
+        {**journey({"a": SEND}), "trigger": {"type": "segment", "segment": "Lapsing customers"}}
+    )
+    assert isinstance(named.trigger, SegmentTrigger)
+    assert named.trigger.segment == "Lapsing customers"
+    assert named.trigger.segment_id is None
+    assert Journey.model_validate_json(named.model_dump_json()) == named
+
+
+SEGMENT_TRIGGERS_REFUSED: list[tuple[str, dict[str, Any], str]] = [
+    ("both", {"segment_id": 1, "segment": "Lapsing customers"}, "exactly one of the two"),
+    ("neither", {"on": "entered"}, "exactly one of the two"),
+    ("empty name", {"segment": ""}, "at least 1 character"),
+    ("zero id", {"segment_id": 0}, "greater than or equal to 1"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "trigger", "words"),
+    SEGMENT_TRIGGERS_REFUSED,
+    ids=[t[0] for t in SEGMENT_TRIGGERS_REFUSED],
+)
+def test_a_segment_trigger_names_one_segment_one_way(
+    name: str, trigger: dict[str, Any], words: str
+) -> None:
+    data = {**journey({"a": SEND}), "trigger": {"type": "segment", **trigger}}
+    with pytest.raises(ValidationError, match=words):
+        Journey.model_validate(data)

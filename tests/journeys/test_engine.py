@@ -88,7 +88,11 @@ def test_a_cart_opens_one_instance_and_its_first_email_is_due_an_hour_later(
     assert engine.consume_events() > 0
     engine.run_steps()
     (instance,) = _instances(shop)
-    assert (instance.instance_key, instance.status, instance.step) == ("c1", "waiting", "wait_an_hour")
+    assert (instance.instance_key, instance.status, instance.step) == (
+        "c1",
+        "waiting",
+        "wait_an_hour",
+    )
     assert _sends(shop) == []
     clock.advance(dt.timedelta(minutes=59))
     assert engine.run_steps() == 0
@@ -150,7 +154,9 @@ def test_events_older_than_two_days_start_no_journey(shop: Lifetide, clock: Manu
     at = clock.now()
     body = orjson.dumps({"batch": [{"messageId": "old", **old}]})
     shop.journal.append(body, received_at=at, messages=1, source_id=1).result()
-    WarehouseLoader(shop.journal, shop.warehouse, LiveIdentity(shop.sessions, shop.clock)).load_all()
+    WarehouseLoader(
+        shop.journal, shop.warehouse, LiveIdentity(shop.sessions, shop.clock)
+    ).load_all()
     JourneyEngine(shop, "w1").consume_events()
     assert _instances(shop) == []
 

@@ -12,9 +12,11 @@ from lifetide.cli.data import import_, imports, summary, synth
 from lifetide.cli.db import db_app
 from lifetide.cli.demo import demo
 from lifetide.cli.identity import identity_app, profile
+from lifetide.cli.journeys import journey_app
 from lifetide.cli.score import report_app, score
 from lifetide.cli.segments import segment_app
 from lifetide.cli.serve import load, serve, source_app
+from lifetide.cli.simulate import simulate_command, worker_command
 from lifetide.cli.state import CliState, console, data_dir_option
 from lifetide.cli.users import token_app, user_app
 
@@ -67,6 +69,9 @@ app.command()(score)
 app.add_typer(report_app, name="report")
 app.add_typer(db_app, name="db")
 app.add_typer(segment_app, name="segment")
+app.add_typer(journey_app, name="journey")
+app.command("simulate")(simulate_command)
+app.command("worker")(worker_command)
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 

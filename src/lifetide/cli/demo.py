@@ -17,6 +17,8 @@ from lifetide.warehouse.summary import summarize
 DEMO_EMAIL = "demo@lifetide.dev"
 # A known password is the point of a demo account; production refuses to create it.
 DEMO_PASSWORD = "lifetide-demo"  # noqa: S105
+# The bundled journeys (by file) the demo sets live, so it has something running.
+DEMO_LIVE = ("cart_abandonment", "browse_abandonment", "welcome")
 
 
 def demo(
@@ -45,7 +47,7 @@ def demo(
                 raise typer.Exit(1)
         print_summary(summarize(app.warehouse))
         _resolve_and_score(app)
-        _demo_account(app)
+        _bundled_journeys(app, _demo_account(app))
         console.print(
             f"Done in {time.perf_counter() - started:.0f} s. Data in {app.settings.data_dir}; "
             f"ground truth in {source / 'truth'}."
@@ -80,10 +82,35 @@ def _resolve_and_score(app: Lifetide) -> None:
     console.print(f"scored {result.profiles:,} profiles as of {as_of}")
 
 
-def _demo_account(app: Lifetide) -> None:
+def _demo_account(app: Lifetide) -> int:
     from lifetide.accounts.service import accounts_for
 
     accounts = accounts_for(app)
-    if accounts.user_by_email(DEMO_EMAIL) is None:
-        accounts.create_user(DEMO_EMAIL, DEMO_PASSWORD, "admin", name="Demo Marketer")
+    user = accounts.user_by_email(DEMO_EMAIL)
+    if user is None:
+        user = accounts.create_user(DEMO_EMAIL, DEMO_PASSWORD, "admin", name="Demo Marketer")
     console.print(f"demo account: {DEMO_EMAIL} / {DEMO_PASSWORD} (admin)", highlight=False)
+    return int(user.id)
+
+
+def _bundled_journeys(app: Lifetide, owner_id: int) -> None:
+    """Install the bundled segments and journeys, and set some live so the demo runs them."""
+    from lifetide.journeys.bundles import install_bundled
+    from lifetide.journeys.store import JourneyStore
+
+    with console.status("installing the bundled segments and journeys"):
+        installed = install_bundled(app, owner_id)
+    store = JourneyStore(app.sessions, app.clock)
+    live: list[str] = []
+    for journey in installed:
+        if journey.problem is not None:
+            console.print(f"journey {journey.name!r} not installed: {journey.problem}")
+        elif journey.file in DEMO_LIVE and journey.journey_id is not None:
+            # Only when just installed: a journey paused or stopped in the demo stays so.
+            if journey.created:
+                store.set_status(journey.journey_id, "live")
+            if journey.created or journey.status == "live":
+                live.append(journey.name)
+    console.print(
+        f"{len(installed)} bundled journeys; live: {', '.join(live) or 'none'}", highlight=False
+    )
