@@ -298,7 +298,7 @@ def test_start_pause_stop(with_buyers: Path, tmp_path: Path) -> None:
     _run(with_buyers, "create", _file(tmp_path, JOURNEY))
     jid = str(_ids(with_buyers)["Thank buyers"])
     code, out = _run(with_buyers, "pause", jid)
-    assert code == 1 and "'Thank buyers' is draft: cannot pause it" in out
+    assert code == 1 and "is draft: it cannot pause (only a journey that is live can)" in out
     code, out = _run(with_buyers, "start", jid)
     assert code == 1 and "cannot start: it sends templates that do not exist: welcome" in out
     with _lifetide(with_buyers) as lifetide:
@@ -310,7 +310,7 @@ def test_start_pause_stop(with_buyers: Path, tmp_path: Path) -> None:
         ("pause", 0, "is already paused"),
         ("start", 0, "is live"),
         ("stop", 0, "is stopped"),
-        ("pause", 1, "is stopped: cannot pause it"),
+        ("pause", 1, "is stopped: it cannot pause"),
         ("start", 0, "is live"),
     ]
     for command, expected, words in steps:

@@ -37,7 +37,7 @@ from lifetide.journeys.definition import (
 )
 from lifetide.journeys.files import JourneyFileError, load_journey
 from lifetide.journeys.stats import JourneyCounts, journey_counts, step_order
-from lifetide.journeys.store import JourneyError, JourneyNotFound, JourneyStore
+from lifetide.journeys.store import ACTIONS, JourneyError, JourneyNotFound, JourneyStore
 from lifetide.messaging.template_store import TemplateStore
 from lifetide.ops.models import JourneyRecord
 from lifetide.segments.describe import describe
@@ -56,12 +56,6 @@ FileArgument = Annotated[
 ]
 IdArgument = Annotated[int, typer.Argument(help="The journey's id.")]
 
-# Which statuses each command moves a journey from, and to.
-MOVES: dict[str, tuple[tuple[str, ...], str]] = {
-    "start": (("draft", "paused", "stopped"), "live"),
-    "pause": (("live",), "paused"),
-    "stop": (("draft", "live", "paused"), "stopped"),
-}
 
 
 class StatusChoice(StrEnum):
@@ -297,14 +291,12 @@ def journey_update(ctx: typer.Context, journey_id: IdArgument, file: FileArgumen
 
 
 def _move(ctx: typer.Context, journey_id: int, command: str) -> None:
-    sources, target = MOVES[command]
+    _, target = ACTIONS[command]
     with state_of(ctx).lifetide() as app:
         record = _record(app, journey_id)
         if record.status == target:
             console.print(f"journey {journey_id} {record.name!r} is already {target}")
             return
-        if record.status not in sources:
-            fail(f"journey {journey_id} {record.name!r} is {record.status}: cannot {command} it")
         if target == "live":
             definition = _store(app).definition_of(journey_id, record.version)
             try:
@@ -317,7 +309,10 @@ def _move(ctx: typer.Context, journey_id: int, command: str) -> None:
                     f"journey {journey_id} {record.name!r} cannot start: it sends templates "
                     f"that do not exist: {', '.join(missing)}"
                 )
-        _store(app).set_status(journey_id, target)
+        try:
+            _store(app).transition(journey_id, command)
+        except JourneyError as err:
+            fail(f"journey {record.name!r}: {err}")
     console.print(f"journey {journey_id} {record.name!r} is {target}", highlight=False)
 
 
