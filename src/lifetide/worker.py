@@ -7,6 +7,7 @@ tasks, resting only when none had work, so a burst is handled without delay.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -31,11 +32,13 @@ class Worker:
         *,
         journal: bool = True,
         name: str | None = None,
+        lease: dt.timedelta | None = None,
     ) -> None:
         self._lifetide = lifetide
         self._idle = idle_seconds
         self._journal = journal
         self._name = name
+        self._lease = lease
         self._engine: JourneyEngine | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -52,7 +55,7 @@ class Worker:
         done = 0
         if self._engine is None:
             # Made on the thread that runs it: the dispatcher's event loop lives there.
-            self._engine = JourneyEngine(self._lifetide, self._name)
+            self._engine = JourneyEngine(self._lifetide, self._name, lease=self._lease)
         tasks: list[tuple[str, Callable[[], int]]] = []
         if self._journal:
             tasks += [("load", self._load), ("refresh segments", self._refresh)]

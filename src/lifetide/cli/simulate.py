@@ -151,12 +151,26 @@ def worker_command(
         str | None, typer.Option(help="Worker name in claims (default host:pid:random).")
     ] = None,
     idle: Annotated[
-        float, typer.Option(min=0.05, max=60, help="Seconds to rest when there is no work.")
+        float, typer.Option(min=0.01, max=60, help="Seconds to rest when there is no work.")
     ] = 0.5,
+    lease: Annotated[
+        float,
+        typer.Option(
+            min=1,
+            max=3600,
+            help="Seconds a claim holds: work of a worker that died is taken over after it.",
+        ),
+    ] = 120,
 ) -> None:
     """Run journey steps and sends (with --journal also loading) until stopped."""
     with state_of(ctx).lifetide() as app:
-        worker = Worker(app, idle_seconds=idle, journal=journal, name=name)
+        worker = Worker(
+            app,
+            idle_seconds=idle,
+            journal=journal,
+            name=name,
+            lease=dt.timedelta(seconds=lease),
+        )
 
         def _stop(_signum: int, _frame: FrameType | None) -> None:
             worker.request_stop()

@@ -163,8 +163,10 @@ class Dispatcher:
     # -- claiming and deciding -----------------------------------------------------------
 
     def _claim(self, now: dt.datetime, limit: int) -> list[Claimed]:
+        free = or_(JourneySend.claimed_until.is_(None), JourneySend.claimed_until <= now)
         due = or_(
-            JourneySend.status.in_(("pending", "deferred")) & (JourneySend.due_at <= now),
+            JourneySend.status.in_(("pending", "deferred")) & (JourneySend.due_at <= now) & free,
+            # Handed to a channel by a dispatcher that then died: in doubt, sent again.
             (JourneySend.status == "sending") & (JourneySend.claimed_until <= now),
         )
         query = (
@@ -192,10 +194,8 @@ class Dispatcher:
                 [
                     {
                         "id": row.id,
-                        "status": "sending",
                         "claimed_by": self._worker,
                         "claimed_until": now + self._lease,
-                        "attempts": row.attempts + 1,
                     }
                     for row in rows
                 ],
@@ -298,7 +298,9 @@ class Dispatcher:
         counts["failed"] += len(failures)
         transport = self._transport("email")
         for start in range(0, len(outgoing), self._chunk):
-            chunk = outgoing[start : start + self._chunk]
+            chunk = self._hand_over(outgoing[start : start + self._chunk])
+            if not chunk:
+                continue
             results = self._loop.run_until_complete(transport.send([o for _, _, o in chunk]))
             for outcome, n in self._settle(chunk, results).items():
                 counts[outcome] += n
@@ -364,8 +366,11 @@ class Dispatcher:
             by_channel[send.channel].append((send, address, text))
         self._fail(failures)
         counts["failed"] += len(failures)
-        for name, items in by_channel.items():
+        for name, all_items in by_channel.items():
             transport = self._transport(name)
+            items = self._hand_over(all_items)
+            if not items:
+                continue
             results = self._loop.run_until_complete(transport.send([t for _, _, t in items]))
             for outcome, n in self._settle(items, results).items():
                 counts[outcome] += n
@@ -382,6 +387,36 @@ class Dispatcher:
         return self._transports[channel]
 
     # -- results -------------------------------------------------------------------------
+
+    def _hand_over(
+        self, items: Sequence[tuple[Claimed, str, Any]]
+    ) -> list[tuple[Claimed, str, Any]]:
+        """Mark sends `sending` just before the channel gets them, if this dispatcher holds them.
+
+        Only what is marked here can be in doubt after a crash, so a dispatcher killed with a
+        large claim re-sends at most the chunk it was delivering. A claim that lapsed (this
+        dispatcher was too slow) is another's now and is not sent from here.
+        """
+        now = self._app.clock.now()
+        ids = [send.id for send, _, _ in items]
+        with transaction(self._app.sessions) as session:
+            mine = set(
+                session.scalars(
+                    update(JourneySend)
+                    .where(
+                        JourneySend.id.in_(ids),
+                        JourneySend.claimed_by == self._worker,
+                        JourneySend.claimed_until > now,
+                    )
+                    .values(
+                        status="sending",
+                        claimed_until=now + self._lease,
+                        attempts=JourneySend.attempts + 1,
+                    )
+                    .returning(JourneySend.id)
+                )
+            )
+        return [item for item in items if item[0].id in mine]
 
     def _fail(self, failures: Sequence[tuple[Claimed, str]]) -> None:
         if not failures:

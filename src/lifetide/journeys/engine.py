@@ -8,16 +8,18 @@ that owns the journal (the one that also loads the warehouse).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 import uuid
 from collections.abc import Callable
+from functools import cached_property
 
 from lifetide.context import Lifetide
 from lifetide.journeys.dispatch import Dispatcher
 from lifetide.journeys.facts import rule_evaluator
 from lifetide.journeys.intake import EventIntake
-from lifetide.journeys.runner import JourneyRunner
+from lifetide.journeys.runner import DEFAULT_LEASE, JourneyRunner
 from lifetide.journeys.triggers import WarehouseTriggers
 
 
@@ -29,24 +31,45 @@ def worker_name() -> str:
 class JourneyEngine:
     """The journey tasks of one worker, each returning how much work it did."""
 
-    def __init__(self, lifetide: Lifetide, worker: str | None = None) -> None:
+    def __init__(
+        self,
+        lifetide: Lifetide,
+        worker: str | None = None,
+        *,
+        lease: dt.timedelta | None = None,
+    ) -> None:
         self._app = lifetide
         self.worker = worker or worker_name()
+        self._lease = lease
         self._dispatcher: Dispatcher | None = None
-        self.intake = EventIntake(lifetide.sessions, lifetide.clock, lifetide.journal)
-        self.triggers = WarehouseTriggers(lifetide.sessions, lifetide.clock, lifetide.warehouse)
         self.runner = JourneyRunner(
             lifetide.sessions,
             lifetide.clock,
             self.worker,
-            rule_evaluator(lifetide.warehouse, lifetide.clock.now),
+            # The warehouse is opened only when a branch step asks: a worker that runs steps
+            # and sends only may not share an embedded warehouse file with the serving process.
+            rule_evaluator(lambda: lifetide.warehouse, lifetide.clock.now),
+            lease=lease or DEFAULT_LEASE,
         )
+
+    @cached_property
+    def intake(self) -> EventIntake:
+        """The journal intake (opened on first use: only the journal's process needs it)."""
+        return EventIntake(self._app.sessions, self._app.clock, self._app.journal)
+
+    @cached_property
+    def triggers(self) -> WarehouseTriggers:
+        """Segment-change and date triggers (opened on first use)."""
+        return WarehouseTriggers(self._app.sessions, self._app.clock, self._app.warehouse)
 
     @property
     def dispatcher(self) -> Dispatcher:
         """The outbox dispatcher (made on first use, on the thread that uses it)."""
         if self._dispatcher is None:
-            self._dispatcher = Dispatcher(self._app, self.worker)
+            if self._lease is None:
+                self._dispatcher = Dispatcher(self._app, self.worker)
+            else:
+                self._dispatcher = Dispatcher(self._app, self.worker, lease=self._lease)
         return self._dispatcher
 
     def consume_events(self) -> int:

@@ -160,14 +160,14 @@ class SegmentMatcher:
 
 
 def rule_evaluator(
-    warehouse: Any, now: Callable[[], dt.datetime]
+    warehouse: Callable[[], Any], now: Callable[[], dt.datetime]
 ) -> Callable[[Rule, list[int]], set[int]]:
     """Evaluate a segment rule for some profiles in the warehouse (the journey's branch step)."""
 
     def evaluate(rule: Rule, profile_ids: list[int]) -> set[int]:
         if not profile_ids:
             return set()
-        tables = segment_tables(warehouse.thread_backend())
+        tables = segment_tables(warehouse().thread_backend())
         matched = members(rule, tables, now())
         picked = matched.filter(matched.profile_id.isin(profile_ids)).select("profile_id")
         return {int(v) for v in picked.to_pyarrow().column("profile_id").to_pylist()}
