@@ -238,6 +238,9 @@ def test_the_cart_email_arrives_an_hour_later_the_click_is_tracked_and_the_order
     assert (instance.status, instance.outcome) == ("done", "goal")
     (send,) = shop.sends(ann)
     assert (send.order_id, send.revenue) == ("o-1", 42.5)
+    with shop.app.sessions() as session:
+        used = session.scalar(select(PromoCode).where(PromoCode.code == code))
+        assert used is not None and used.order_id == "o-1" and used.redeemed_at is not None
     shop.later(days=3)
     assert len(box.to("ann@shop.test")) == 1  # no follow-up after the purchase
 

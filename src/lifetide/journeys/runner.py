@@ -11,6 +11,7 @@ the new state with its sends; the idempotency key of each send makes a replay in
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -40,11 +41,13 @@ from lifetide.journeys.steps import (
     start,
 )
 from lifetide.journeys.store import JourneyStore, StoredInstance, _write_lock, utc
+from lifetide.messaging.promos import PromoCodes, PromoError
 from lifetide.ops.database import transaction
 from lifetide.ops.models import Customer, JourneyInput, JourneyInstance, JourneyRecord, JourneySend
 from lifetide.segments.rules import Rule
 
 DEFAULT_LEASE = dt.timedelta(minutes=5)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ class JourneyRunner:
         self._evaluate = evaluate
         self._lease = lease
         self.store = JourneyStore(sessions, clock)
+        self._promos = PromoCodes(sessions, clock)
 
     def run_batch(self, limit: int = 500) -> BatchResult:
         """Claim and advance up to `limit` due instances; zeros when none is due."""
@@ -113,7 +117,24 @@ class JourneyRunner:
             )
             for c in claimed
         ]
-        return self._write(outcomes, now, len(claimed))
+        result = self._write(outcomes, now, len(claimed))
+        self._redeem([o.goal for o in outcomes if o.goal is not None])
+        return result
+
+    def _redeem(self, goals: list[Mapping[str, Any]]) -> None:
+        """Mark the promo codes the goal orders used (Segment's `coupon` property) redeemed."""
+        for goal in goals:
+            code, order = goal.get("coupon"), goal.get("order_id")
+            if not code or order is None:
+                continue
+            at = goal.get("at")
+            try:
+                self._promos.redeem(
+                    str(code), str(order), at if isinstance(at, dt.datetime) else None
+                )
+            except PromoError as err:
+                # A code of another campaign, expired or used: the order still counts.
+                log.info("order %s: promo code not redeemed: %s", order, err)
 
     def _advance(
         self,
