@@ -1,0 +1,78 @@
+"""What the dispatcher hands a transport, and what it gets back: one result per message.
+
+Outcomes, as the dispatcher should read them:
+
+- "sent": the server or provider took the message (`provider_message_id` identifies it).
+- "bounced": the recipient's address is refused for good (5xx on RCPT or DATA; a provider's
+  invalid_recipient); `code` and `detail` carry the server's answer.
+- "failed": this message can never go out as it is, through no fault of the address (the
+  sender is refused, the message is malformed, the provider refuses the request).
+- "retry": nothing was decided: transient refusals (4xx) or faults (connection, timeout,
+  authentication, TLS) outlasted the retries; send it again later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any, Literal, Protocol
+
+Outcome = Literal["sent", "bounced", "failed", "retry"]
+TextChannel = Literal["sms", "push"]
+OUTCOMES: tuple[Outcome, ...] = ("sent", "bounced", "failed", "retry")
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    """One e-mail to send: its idempotency key, the envelope recipient and the message."""
+
+    key: str
+    to: str
+    message: EmailMessage
+
+
+@dataclass(frozen=True)
+class OutgoingText:
+    """One SMS or push notification: key, recipient (phone number or device token), text."""
+
+    key: str
+    to: str
+    body: str
+    channel: TextChannel
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What became of one message (see the module docstring for the outcomes)."""
+
+    key: str
+    outcome: Outcome
+    provider_message_id: str | None = None
+    detail: str | None = None
+    code: int | None = None
+
+
+class EmailTransport(Protocol):
+    """Something that delivers e-mails: SmtpTransport, FileTransport."""
+
+    async def send(self, batch: Sequence[OutgoingEmail]) -> list[DeliveryResult]:
+        """One result per message, in batch order; never raises for one message's fault."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections; the transport may not be used afterwards."""
+        ...
+
+
+class TextTransport(Protocol):
+    """Something that delivers SMS or push notifications: WebhookTransport."""
+
+    async def send(self, batch: Sequence[OutgoingText]) -> list[DeliveryResult]:
+        """One result per message, in batch order; never raises for one message's fault."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections; the transport may not be used afterwards."""
+        ...

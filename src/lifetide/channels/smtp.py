@@ -1,0 +1,376 @@
+"""Journey e-mail over SMTP: a pool of persistent connections (aiosmtplib), shared by batches.
+
+A batch is spread over the pool: each connection takes the next message as soon as it is free,
+so a slow answer holds up one connection, not the batch. Connections stay open between
+batches; one the server has closed meanwhile is reopened when it is next needed. Each message
+ends in one DeliveryResult (see lifetide.channels.messages):
+
+- 2xx after DATA: "sent", provider_message_id = the Message-ID header.
+- 5xx on RCPT or DATA: "bounced", with the server's code and text. 5xx on MAIL FROM (the
+  sender refused) or a message that cannot be sent as it is: "failed".
+- 4xx anywhere: sent again after an exponential backoff (base `backoff` seconds, doubling);
+  still 4xx after `retries` retries: "retry".
+- A connection lost or timed out: the connection is reopened and the message sent again (at
+  once the first time, then with backoff), counted against the same `retries`.
+- The server unreachable, refusing our credentials, or lacking STARTTLS when it is required:
+  every message still waiting gets "retry" with the reason; the next batch tries again.
+
+SMTP gives no exactly-once guarantee: a connection lost after the server took the DATA but
+before its answer arrived makes the message go twice. The sink on loopback never does that.
+
+Transports bind to the event loop they run on: keep one loop for a transport's life (the pool
+is rebuilt, not reused, when a batch arrives on a different loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import aiosmtplib
+
+from lifetide.channels.messages import DeliveryResult, Outcome, OutgoingEmail
+from lifetide.channels.smtp_url import SmtpServer, parse_smtp_url
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 60.0
+
+
+class _Unreachable(Exception):
+    """The server cannot be used for now; every waiting message gets "retry" with this reason."""
+
+
+class _Transient(Exception):
+    """A failed attempt that may pass another time: the message is tried again."""
+
+    def __init__(self, detail: str, code: int | None = None, *, connection: bool = False) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code
+        self.connection = connection
+
+
+@dataclass
+class _Job:
+    """One message of a batch, where it goes in the results, and how often it was tried."""
+
+    index: int
+    item: OutgoingEmail
+    attempts: int = 0
+    connection_faults: int = 0
+
+
+@dataclass
+class _Batch:
+    """The shared state of one send(): work still to do and results so far."""
+
+    queue: asyncio.Queue[_Job | None]
+    results: list[DeliveryResult | None]
+    remaining: int
+    workers: int
+    unreachable: str | None = None
+    timers: list[asyncio.TimerHandle] = field(default_factory=list)
+
+
+class _Link:
+    """One slot of the pool: an SMTP connection, opened when needed and kept open."""
+
+    def __init__(self) -> None:
+        self.client: aiosmtplib.SMTP | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self.client is not None and self.client.is_connected
+
+    def drop(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        self.client = None
+
+
+class SmtpTransport:
+    """Sends e-mails over a pool of `connections` persistent SMTP connections (see module)."""
+
+    def __init__(
+        self,
+        url: str,
+        connections: int = 4,
+        timeout: float = 30.0,
+        retries: int = 3,
+        backoff: float = 1.0,
+        *,
+        tls_context: ssl.SSLContext | None = None,
+        local_hostname: str | None = None,
+    ) -> None:
+        if connections < 1:
+            raise ValueError(f"an SMTP transport needs at least 1 connection, not {connections}")
+        if retries < 0 or backoff < 0 or timeout <= 0:
+            raise ValueError("SMTP retries and backoff must be >= 0 and the timeout > 0")
+        self.server: SmtpServer = parse_smtp_url(url)
+        self.connections = connections
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self._tls_context = tls_context
+        self._local_hostname = local_hostname
+        self._links = [_Link() for _ in range(connections)]
+        self._idle: asyncio.Queue[_Link] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+        self.opened = 0  # connections opened so far: reuse keeps this near `connections`
+
+    def __repr__(self) -> str:
+        return f"SmtpTransport({self.server.display!r}, connections={self.connections})"
+
+    async def send(self, batch: Sequence[OutgoingEmail]) -> list[DeliveryResult]:
+        """Deliver the batch over the pool; one result per message, in batch order."""
+        if self._closed:
+            raise RuntimeError("this SMTP transport is closed")
+        if not batch:
+            return []
+        idle = self._pool()
+        state = _Batch(
+            queue=asyncio.Queue(),
+            results=[None] * len(batch),
+            remaining=len(batch),
+            workers=min(self.connections, len(batch)),
+        )
+        for index, item in enumerate(batch):
+            state.queue.put_nowait(_Job(index, item))
+        try:
+            await asyncio.gather(*(self._work(idle, state) for _ in range(state.workers)))
+        finally:
+            for timer in state.timers:
+                timer.cancel()
+        return [r for r in state.results if r is not None]
+
+    async def close(self) -> None:
+        """Say QUIT on every open connection; the transport may not be used afterwards."""
+        self._closed = True
+        for link in self._links:
+            client = link.client
+            if client is not None and client.is_connected:
+                with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                    await client.quit(timeout=min(self.timeout, 5.0))
+            link.drop()
+
+    def _pool(self) -> asyncio.Queue[_Link]:
+        """The idle connections, for the running event loop."""
+        loop = asyncio.get_running_loop()
+        if self._idle is None or self._loop is not loop:
+            # Connections of another (perhaps closed) loop cannot be used here.
+            for link in self._links:
+                link.client = None
+            self._idle = asyncio.Queue()
+            for link in self._links:
+                self._idle.put_nowait(link)
+            self._loop = loop
+        return self._idle
+
+    async def _work(self, idle: asyncio.Queue[_Link], state: _Batch) -> None:
+        """Take messages from the batch until it is done, over one connection of the pool."""
+        link = await idle.get()
+        try:
+            while (job := await state.queue.get()) is not None:
+                if state.unreachable is None and not link.connected:
+                    try:
+                        await self._connect(link)
+                    except _Unreachable as err:
+                        log.warning("SMTP: %s; the rest of the batch is left to retry", err)
+                        state.unreachable = str(err)
+                    except Exception as err:
+                        log.exception("SMTP: connecting to %s failed", self.server.display)
+                        state.unreachable = f"cannot connect: {_describe(err)}"
+                if state.unreachable is not None:
+                    self._finish(
+                        state, job, DeliveryResult(job.item.key, "retry", None, state.unreachable)
+                    )
+                    continue
+                await self._attempt(link, job, state)
+        finally:
+            idle.put_nowait(link)
+
+    async def _attempt(self, link: _Link, job: _Job, state: _Batch) -> None:
+        """Try one message once; finish it or schedule it again."""
+        job.attempts += 1
+        try:
+            result = await self._deliver(link, job.item)
+        except _Transient as err:
+            if err.connection:
+                job.connection_faults += 1
+            if job.attempts > self.retries:
+                detail = f"{err.detail} (gave up after {job.attempts} attempts)"
+                self._finish(
+                    state, job, DeliveryResult(job.item.key, "retry", None, detail, err.code)
+                )
+                return
+            self._again(state, job, self._delay(job, connection=err.connection))
+            return
+        except Exception as err:
+            # Whatever it was, this message must end and the others go on.
+            log.exception("SMTP: sending %s failed unexpectedly", job.item.key)
+            link.drop()
+            result = DeliveryResult(job.item.key, "failed", None, f"error: {_describe(err)}")
+        self._finish(state, job, result)
+
+    async def _deliver(self, link: _Link, item: OutgoingEmail) -> DeliveryResult:
+        """Send one message on an open connection: its final result, or _Transient."""
+        client = link.client
+        if client is None:
+            raise _Transient("no connection", connection=True)
+        key = item.key
+        try:
+            _, reply = await client.send_message(item.message, recipients=[item.to])
+        except aiosmtplib.SMTPRecipientsRefused as err:
+            refused = err.recipients[0]
+            return _refusal(key, refused.code, refused.message, "bounced")
+        except aiosmtplib.SMTPSenderRefused as err:
+            return _refusal(key, err.code, f"sender refused: {err.message}", "failed")
+        except aiosmtplib.SMTPDataError as err:
+            return _refusal(key, err.code, err.message, "bounced")
+        except aiosmtplib.SMTPNotSupported as err:
+            return DeliveryResult(key, "failed", None, str(err))
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as err:
+            link.drop()
+            raise _Transient(f"connection lost: {_describe(err)}", connection=True) from None
+        except aiosmtplib.SMTPResponseException as err:
+            # A refusal outside the envelope (e.g. 421 to EHLO): the server's state is unclear.
+            link.drop()
+            if err.code >= 500:
+                return DeliveryResult(key, "failed", None, f"{err.code} {err.message}", err.code)
+            raise _Transient(f"{err.code} {err.message}", err.code, connection=True) from None
+        except (ValueError, TypeError, UnicodeError, aiosmtplib.SMTPException) as err:
+            # A message that cannot be sent as it is (no From, a malformed address or header).
+            link.drop()
+            return DeliveryResult(key, "failed", None, f"cannot send: {_describe(err)}")
+        message_id = item.message.get("Message-ID")
+        return DeliveryResult(
+            key, "sent", str(message_id).strip() if message_id else None, reply, 250
+        )
+
+    async def _connect(self, link: _Link) -> None:
+        """Open the link's connection (STARTTLS, AUTH), retrying; _Unreachable if it cannot."""
+        problem = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                await asyncio.sleep(self._backoff(attempt))
+            try:
+                link.client = await self._open()
+                return
+            except _Unreachable:
+                raise
+            except aiosmtplib.SMTPConnectResponseError as err:
+                if err.code >= 500:
+                    raise _Unreachable(
+                        f"{self.server.display} refuses us: {err.code} {err.message}"
+                    ) from None
+                problem = f"{err.code} {err.message}"
+            except (aiosmtplib.SMTPException, OSError) as err:
+                problem = _describe(err)
+        raise _Unreachable(
+            f"cannot reach {self.server.display}: {problem} "
+            f"(gave up after {self.retries + 1} attempts)"
+        )
+
+    async def _open(self) -> aiosmtplib.SMTP:
+        """A fresh, ready connection: greeted, STARTTLS as configured, logged in."""
+        server = self.server
+        if self._local_hostname is None:
+            # Asked once: the lookup can be slow, and every connection would ask again.
+            self._local_hostname = await asyncio.to_thread(socket.getfqdn)
+        if self._tls_context is None and (server.implicit_tls or server.starttls != "off"):
+            # Made once: loading the trusted CAs takes a while.
+            self._tls_context = server.tls_context()
+        client = aiosmtplib.SMTP(
+            hostname=server.host,
+            port=server.port,
+            timeout=self.timeout,
+            use_tls=server.implicit_tls,
+            start_tls=False,  # decided below, where "require" can say what is missing
+            tls_context=self._tls_context,
+            local_hostname=self._local_hostname,
+        )
+        try:
+            await client.connect()
+            self.opened += 1
+            if not server.implicit_tls and server.starttls != "off":
+                await client.ehlo()
+                if client.supports_extension("starttls"):
+                    await client.starttls()
+                elif server.starttls == "require":
+                    raise _Unreachable(
+                        f"{server.display} does not offer STARTTLS, which the url requires"
+                    )
+            if server.username is not None:
+                await self._login(client)
+        except ssl.SSLError as err:
+            client.close()
+            raise _Unreachable(f"TLS with {server.display} failed: {_describe(err)}") from None
+        except aiosmtplib.SMTPAuthenticationError as err:
+            client.close()
+            raise _Unreachable(
+                f"{server.display} refused the credentials: {err.code} {err.message}"
+            ) from None
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    async def _login(self, client: aiosmtplib.SMTP) -> None:
+        """AUTH, refusing to send the password in the clear unless the url says starttls=off."""
+        server = self.server
+        encrypted = client.get_transport_info("sslcontext") is not None
+        if not encrypted and server.starttls != "off":
+            raise _Unreachable(
+                f"{server.display} offers no STARTTLS; refusing to send the password "
+                "unencrypted (use smtps://, or ?starttls=off to allow it)"
+            )
+        if client.is_ehlo_or_helo_needed:
+            await client.ehlo()  # again after STARTTLS, which forgets what the server offers
+        if not client.supports_extension("auth"):
+            raise _Unreachable(f"{server.display} does not offer AUTH, but the url has a user")
+        await client.login(server.username or "", server.password or "")
+
+    def _again(self, state: _Batch, job: _Job, delay: float) -> None:
+        """Put the job back on the queue after `delay` seconds."""
+        if delay <= 0:
+            state.queue.put_nowait(job)
+        else:
+            loop = asyncio.get_running_loop()
+            state.timers.append(loop.call_later(delay, state.queue.put_nowait, job))
+
+    def _delay(self, job: _Job, *, connection: bool) -> float:
+        """Backoff before the next attempt; a first lost connection is retried at once."""
+        if connection and job.connection_faults == 1:
+            return 0.0
+        return self._backoff(job.attempts)
+
+    def _backoff(self, attempt: int) -> float:
+        return min(MAX_BACKOFF, self.backoff * 2.0 ** (attempt - 1))
+
+    def _finish(self, state: _Batch, job: _Job, result: DeliveryResult) -> None:
+        """Record a message's final result; when the batch is done, release the workers."""
+        state.results[job.index] = result
+        state.remaining -= 1
+        if state.remaining == 0:
+            for _ in range(state.workers):
+                state.queue.put_nowait(None)
+
+
+def _refusal(key: str, code: int, text: str, permanent: Outcome) -> DeliveryResult:
+    """The result of a refused message: final (`permanent`) for 5xx, else _Transient."""
+    if 500 <= code < 600:
+        return DeliveryResult(key, permanent, None, text, code)
+    raise _Transient(f"{code} {text}", code)
+
+
+def _describe(err: BaseException) -> str:
+    """An exception as a short reason: its type and message."""
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__

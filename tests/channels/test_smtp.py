@@ -1,0 +1,421 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from lifetide.channels.messages import DeliveryResult, OutgoingEmail
+from lifetide.channels.smtp import SmtpTransport
+from lifetide.channels.smtp_url import SmtpServer as ServerAddress
+from lifetide.channels.smtp_url import SmtpUrlError, parse_smtp_url
+from tests.channels.conftest import (
+    PASSWORD,
+    USER,
+    Certificates,
+    Handler,
+    SmtpServer,
+    check_login,
+    free_port,
+    make_email,
+)
+
+Start = Callable[..., SmtpServer]
+SINK = Path(__file__).resolve().parents[2] / "benchmarks" / "smtp_sink.py"
+
+
+def send(transport: SmtpTransport, batch: list[OutgoingEmail]) -> list[DeliveryResult]:
+    """Send one batch and close the transport, on one event loop."""
+
+    async def run() -> list[DeliveryResult]:
+        try:
+            return await transport.send(batch)
+        finally:
+            await transport.close()
+
+    return asyncio.run(run())
+
+
+def batch(count: int, prefix: str = "c") -> list[OutgoingEmail]:
+    return [make_email(f"{i}:send:1", f"{prefix}{i}@example.com") for i in range(count)]
+
+
+# Reading the url
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("smtp://mx.example.com", ServerAddress("mx.example.com", 25)),
+        (
+            "smtps://mx.example.com",
+            ServerAddress("mx.example.com", 465, implicit_tls=True, starttls="off"),
+        ),
+        ("smtp://mx.example.com:587", ServerAddress("mx.example.com", 587)),
+        (
+            "smtp://me%40shop.example:p%40ss%2Fw%3Ard@mx.example.com:2525",
+            ServerAddress("mx.example.com", 2525, username="me@shop.example", password="p@ss/w:rd"),
+        ),
+        ("smtp://[::1]:25", ServerAddress("::1", 25)),
+        (
+            "smtp://mx.example.com?starttls=require&tls_verify=false&ca_file=/etc/ca.pem",
+            ServerAddress(
+                "mx.example.com", 25, starttls="require", tls_verify=False, ca_file="/etc/ca.pem"
+            ),
+        ),
+        (
+            "SMTP://mx.example.com/?starttls=off",
+            ServerAddress("mx.example.com", 25, starttls="off"),
+        ),
+    ],
+)
+def test_urls_are_read(url: str, expected: ServerAddress) -> None:
+    server = parse_smtp_url(url)
+    assert server == expected
+    assert server.password == expected.password
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://u:hunter2@mx.example.com", "must start with smtp:// or smtps://"),
+        ("smtp://", "has no host"),
+        ("smtp://u:hunter2@mx.example.com:99999", "port that is not a number"),
+        ("smtp://u:hunter2@mx.example.com:abc", "port that is not a number"),
+        ("smtp://u:hunter2@mx.example.com/mail", "has a path"),
+        ("smtp://u:hunter2@mx.example.com?tls=yes", "unknown option 'tls'"),
+        ("smtp://u:hunter2@mx.example.com?starttls=maybe", "starttls must be auto"),
+        ("smtps://u:hunter2@mx.example.com?starttls=require", "TLS from the start"),
+        ("smtp://u:hunter2@mx.example.com?tls_verify=perhaps", "tls_verify must be"),
+        ("smtp://u:hunter2@mx.example.com?starttls=off&starttls=auto", "given twice"),
+        ("smtp://u:hunt/er2@mx.example.com", "percent-encode '/', '?' and '#'"),
+        ("smtp://u:hunt?er2@mx.example.com", "percent-encode '/', '?' and '#'"),
+    ],
+)
+def test_bad_urls_say_what_is_wrong_without_the_password(url: str, problem: str) -> None:
+    with pytest.raises(SmtpUrlError, match=re.escape(problem)) as raised:
+        parse_smtp_url(url)
+    assert "hunter2" not in str(raised.value)
+    assert "er2" not in str(raised.value)
+
+
+def test_transport_repr_hides_the_password() -> None:
+    transport = SmtpTransport(f"smtp://{USER}:{quote(PASSWORD, safe='')}@127.0.0.1:2525")
+    assert PASSWORD not in repr(transport)
+    assert "mailer:***@127.0.0.1:2525" in repr(transport)
+
+
+# Sending
+
+
+def test_messages_are_sent_with_their_message_id(smtp_server: Start) -> None:
+    server = smtp_server()
+    transport = SmtpTransport(f"smtp://127.0.0.1:{server.port}", connections=2)
+    items = batch(5)
+    results = send(transport, items)
+    assert [r.key for r in results] == [i.key for i in items]
+    assert [r.outcome for r in results] == ["sent"] * 5
+    assert [r.provider_message_id for r in results] == [
+        f"<{i}.send.1@lifetide.dev>" for i in range(5)
+    ]
+    assert all(r.code == 250 for r in results)
+    assert sorted(server.handler.keys()) == sorted(i.key for i in items)
+    by_key = dict(zip(server.handler.keys(), server.handler.accepted, strict=True))
+    assert by_key["3:send:1"].rcpt == ["c3@example.com"]
+    assert by_key["3:send:1"].mail_from == "shop@lifetide.dev"
+    assert b"this is message <b>3:send:1</b>" in by_key["3:send:1"].content
+
+
+def test_a_refused_recipient_bounces_and_the_rest_go(smtp_server: Start) -> None:
+    server = smtp_server(Handler(reject=re.compile(r"^gone")))
+    items = [*batch(3), make_email("9:send:1", "gone@example.com"), *batch(2, prefix="d")]
+    results = send(SmtpTransport(f"smtp://127.0.0.1:{server.port}"), items)
+    assert [r.outcome for r in results] == ["sent", "sent", "sent", "bounced", "sent", "sent"]
+    bounced = results[3]
+    assert bounced.key == "9:send:1"
+    assert bounced.code == 550
+    assert "User unknown" in (bounced.detail or "")
+    assert bounced.provider_message_id is None
+    assert len(server.handler.accepted) == 5
+
+
+def test_a_refusal_at_data_bounces(smtp_server: Start) -> None:
+    handler = Handler(data_reply={"spam@example.com": "554 5.7.1 Message rejected as spam"})
+    server = smtp_server(handler)
+    items = [make_email("1:s:1", "spam@example.com"), make_email("2:s:1", "ok@example.com")]
+    results = send(SmtpTransport(f"smtp://127.0.0.1:{server.port}"), items)
+    assert (results[0].outcome, results[0].code) == ("bounced", 554)
+    assert "rejected as spam" in (results[0].detail or "")
+    assert results[1].outcome == "sent"
+
+
+def test_a_refused_sender_fails_without_bouncing(smtp_server: Start) -> None:
+    server = smtp_server(Handler(refuse_sender="nobody@lifetide.dev"))
+    items = [make_email("1:s:1", "a@example.com", sender="nobody@lifetide.dev")]
+    results = send(SmtpTransport(f"smtp://127.0.0.1:{server.port}"), items)
+    assert (results[0].outcome, results[0].code) == ("failed", 553)
+    assert "sender refused" in (results[0].detail or "")
+
+
+def test_a_message_that_cannot_be_sent_fails_alone(smtp_server: Start) -> None:
+    server = smtp_server()
+    broken = make_email("1:s:1", "a@example.com")
+    del broken.message["From"]
+    results = send(
+        SmtpTransport(f"smtp://127.0.0.1:{server.port}", connections=1),
+        [broken, make_email("2:s:1", "b@example.com")],
+    )
+    assert results[0].outcome == "failed"
+    assert "From" in (results[0].detail or "")
+    assert results[1].outcome == "sent"
+
+
+def test_a_greylisted_recipient_is_sent_on_the_second_try(smtp_server: Start) -> None:
+    server = smtp_server(Handler(defer={"grey@example.com": 1}))
+    items = [make_email("1:s:1", "grey@example.com"), *batch(3)]
+    results = send(SmtpTransport(f"smtp://127.0.0.1:{server.port}", backoff=0.01), items)
+    assert [r.outcome for r in results] == ["sent"] * 4
+    assert server.handler.rcpt_attempts["grey@example.com"] == 2
+    assert server.handler.keys().count("1:s:1") == 1
+
+
+def test_a_recipient_deferred_for_good_is_left_to_retry(smtp_server: Start) -> None:
+    server = smtp_server(Handler(defer={"full@example.com": -1}))
+    items = [make_email("1:s:1", "full@example.com"), make_email("2:s:1", "ok@example.com")]
+    transport = SmtpTransport(f"smtp://127.0.0.1:{server.port}", retries=2, backoff=0.01)
+    results = send(transport, items)
+    assert (results[0].outcome, results[0].code) == ("retry", 451)
+    assert "greylisted" in (results[0].detail or "")
+    assert "after 3 attempts" in (results[0].detail or "")
+    assert server.handler.rcpt_attempts["full@example.com"] == 3
+    assert results[1].outcome == "sent"
+
+
+def test_a_dropped_connection_is_reopened_and_each_message_goes_once(smtp_server: Start) -> None:
+    server = smtp_server(Handler(drop_on_mail={4, 9, 10, 17}))
+    items = batch(30)
+    transport = SmtpTransport(f"smtp://127.0.0.1:{server.port}", connections=3, backoff=0.01)
+    results = send(transport, items)
+    assert [r.outcome for r in results] == ["sent"] * 30
+    assert sorted(server.handler.keys()) == sorted(i.key for i in items)
+    # Three to start with, and one more for each connection the server dropped.
+    assert server.connections == 3 + 4
+
+
+def test_a_connection_lost_every_time_is_left_to_retry(smtp_server: Start) -> None:
+    server = smtp_server(Handler(drop_on_mail=set(range(1, 100))))
+    transport = SmtpTransport(f"smtp://127.0.0.1:{server.port}", retries=2, backoff=0.01)
+    results = send(transport, batch(2))
+    assert [r.outcome for r in results] == ["retry", "retry"]
+    assert "connection lost" in (results[0].detail or "")
+    assert "gave up after 3 attempts" in (results[0].detail or "")
+    assert server.handler.mails == 6
+    assert server.handler.accepted == []
+
+
+def test_connections_are_reused_across_messages_and_batches(smtp_server: Start) -> None:
+    server = smtp_server()
+    transport = SmtpTransport(f"smtp://127.0.0.1:{server.port}", connections=4)
+
+    async def run() -> list[list[DeliveryResult]]:
+        try:
+            first = await transport.send(batch(200))
+            second = await transport.send(batch(50, prefix="again"))
+            return [first, second]
+        finally:
+            await transport.close()
+
+    first, second = asyncio.run(run())
+    assert all(r.outcome == "sent" for r in first + second)
+    assert len(server.handler.accepted) == 250
+    assert server.connections == 4
+    # The batch was spread over the whole pool.
+    assert len({a.connection for a in server.handler.accepted}) == 4
+    assert server.handler.quits == 4
+
+
+def test_connections_the_server_closed_meanwhile_are_reopened(smtp_server: Start) -> None:
+    server = smtp_server(timeout=0.2)  # aiosmtpd closes connections idle this long
+    transport = SmtpTransport(f"smtp://127.0.0.1:{server.port}", connections=2, retries=0)
+
+    async def run() -> list[DeliveryResult]:
+        try:
+            first = await transport.send(batch(4))
+            await asyncio.sleep(0.5)
+            return first + await transport.send(batch(4, prefix="later"))
+        finally:
+            await transport.close()
+
+    results = asyncio.run(run())
+    # Without a retry to spare, a stale connection would have cost a message.
+    assert [r.outcome for r in results] == ["sent"] * 8
+    assert server.connections == 4
+
+
+def test_concurrent_batches_share_the_pool(smtp_server: Start) -> None:
+    server = smtp_server()
+    transport = SmtpTransport(f"smtp://127.0.0.1:{server.port}", connections=2)
+
+    async def run() -> list[list[DeliveryResult]]:
+        try:
+            return list(
+                await asyncio.gather(transport.send(batch(20, "a")), transport.send(batch(20, "b")))
+            )
+        finally:
+            await transport.close()
+
+    results = asyncio.run(run())
+    assert [r.outcome for r in results[0] + results[1]] == ["sent"] * 40
+    assert server.connections == 2
+
+
+def test_an_unreachable_server_leaves_the_batch_to_retry() -> None:
+    transport = SmtpTransport(f"smtp://127.0.0.1:{free_port()}", retries=1, backoff=0.01)
+    results = send(transport, batch(20))
+    assert [r.outcome for r in results] == ["retry"] * 20
+    assert "cannot reach smtp://127.0.0.1" in (results[0].detail or "")
+
+
+# TLS and authentication
+
+
+def test_starttls_when_offered_with_a_trusted_ca(smtp_server: Start, certs: Certificates) -> None:
+    server = smtp_server(tls_context=certs.server_context())
+    url = f"smtp://127.0.0.1:{server.port}?ca_file={certs.ca_file}"
+    results = send(SmtpTransport(url), batch(3))
+    assert [r.outcome for r in results] == ["sent"] * 3
+    assert all(a.tls for a in server.handler.accepted)
+
+
+def test_an_untrusted_certificate_is_refused(smtp_server: Start, certs: Certificates) -> None:
+    server = smtp_server(tls_context=certs.server_context())
+    results = send(SmtpTransport(f"smtp://127.0.0.1:{server.port}", retries=0), batch(2))
+    assert [r.outcome for r in results] == ["retry", "retry"]
+    assert "TLS with smtp://127.0.0.1" in (results[0].detail or "")
+    assert "CERTIFICATE_VERIFY_FAILED" in (results[0].detail or "")
+    assert server.handler.accepted == []
+
+
+def test_tls_verify_false_accepts_any_certificate(smtp_server: Start, certs: Certificates) -> None:
+    server = smtp_server(tls_context=certs.server_context())
+    results = send(SmtpTransport(f"smtp://127.0.0.1:{server.port}?tls_verify=false"), batch(2))
+    assert [r.outcome for r in results] == ["sent", "sent"]
+    assert all(a.tls for a in server.handler.accepted)
+
+
+def test_required_starttls_that_is_not_offered(smtp_server: Start) -> None:
+    server = smtp_server()
+    url = f"smtp://127.0.0.1:{server.port}?starttls=require"
+    results = send(SmtpTransport(url, retries=0), batch(2))
+    assert [r.outcome for r in results] == ["retry", "retry"]
+    assert "does not offer STARTTLS, which the url requires" in (results[0].detail or "")
+    assert server.handler.accepted == []
+
+
+def test_implicit_tls(smtp_server: Start, certs: Certificates) -> None:
+    server = smtp_server(ssl_context=certs.server_context())
+    url = f"smtps://127.0.0.1:{server.port}?ca_file={certs.ca_file}"
+    results = send(SmtpTransport(url), batch(2))
+    assert [r.outcome for r in results] == ["sent", "sent"]
+    assert all(a.tls for a in server.handler.accepted)
+
+
+def _auth_url(port: int, password: str, options: str) -> str:
+    return f"smtp://{USER}:{quote(password, safe='')}@127.0.0.1:{port}?{options}"
+
+
+def test_auth_after_starttls(smtp_server: Start, certs: Certificates) -> None:
+    server = smtp_server(
+        tls_context=certs.server_context(), authenticator=check_login, auth_required=True
+    )
+    url = _auth_url(server.port, PASSWORD, f"ca_file={certs.ca_file}")
+    results = send(SmtpTransport(url, connections=2), batch(4))
+    assert [r.outcome for r in results] == ["sent"] * 4
+    assert [(a.tls, a.login) for a in server.handler.accepted] == [(True, USER)] * 4
+
+
+def test_wrong_credentials_leave_the_batch_to_retry(
+    smtp_server: Start, certs: Certificates
+) -> None:
+    server = smtp_server(
+        tls_context=certs.server_context(), authenticator=check_login, auth_required=True
+    )
+    url = _auth_url(server.port, "wrong", f"ca_file={certs.ca_file}")
+    results = send(SmtpTransport(url), batch(3))
+    assert [r.outcome for r in results] == ["retry"] * 3
+    assert "refused the credentials: 535" in (results[0].detail or "")
+    assert server.handler.accepted == []
+
+
+def test_the_password_is_not_sent_in_the_clear(smtp_server: Start) -> None:
+    server = smtp_server(authenticator=check_login, auth_require_tls=False)
+    results = send(SmtpTransport(_auth_url(server.port, PASSWORD, "starttls=auto")), batch(1))
+    assert results[0].outcome == "retry"
+    assert "refusing to send the password unencrypted" in (results[0].detail or "")
+    assert server.handler.accepted == []
+
+
+def test_auth_in_the_clear_when_the_url_turns_tls_off(smtp_server: Start) -> None:
+    server = smtp_server(authenticator=check_login, auth_require_tls=False)
+    results = send(SmtpTransport(_auth_url(server.port, PASSWORD, "starttls=off")), batch(2))
+    assert [r.outcome for r in results] == ["sent", "sent"]
+    assert [(a.tls, a.login) for a in server.handler.accepted] == [(False, USER)] * 2
+
+
+@pytest.fixture
+def certs(certificates: Certificates) -> Certificates:
+    return certificates
+
+
+# The benchmark's sink, as its own process
+
+
+def test_the_sink_records_each_message_and_refuses_by_pattern(tmp_path: Path) -> None:
+    out = tmp_path / "sink.jsonl"
+    sink = subprocess.Popen(
+        [
+            sys.executable,
+            str(SINK),
+            "--port",
+            "0",
+            "--out",
+            str(out),
+            "--reject-pattern",
+            r"^gone",
+            "--defer-pattern",
+            r"^grey",
+            "--defer-times",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert sink.stdout is not None
+        ready = sink.stdout.readline().split()
+        assert ready[0] == "ready"
+        items = [*batch(20), make_email("g:s:1", "gone@x.example"), make_email("r:s:1", "grey@x")]
+        transport = SmtpTransport(f"smtp://127.0.0.1:{ready[1]}", backoff=0.01)
+        results = send(transport, items)
+        lines = [json.loads(line) for line in out.read_text().splitlines()]
+    finally:
+        sink.send_signal(signal.SIGTERM)
+        assert sink.wait(10) == 0
+    assert [r.outcome for r in results] == ["sent"] * 20 + ["bounced", "sent"]
+    assert results[20].code == 550
+    assert sorted(line["x_lifetide_send"] for line in lines) == sorted(
+        [*(i.key for i in items[:20]), "r:s:1"]
+    )
+    first = next(line for line in lines if line["x_lifetide_send"] == "0:send:1")
+    assert first["message_id"] == "<0.send.1@lifetide.dev>"
+    assert first["rcpt"] == ["c0@example.com"]
+    assert first["size"] > 300
+    assert abs(first["at"] - time.time()) < 60
