@@ -1,0 +1,512 @@
+"""What customers and mail servers tell us about sent messages: opens, clicks, opt-outs, bounces.
+
+Each function updates the operational rows first (the send's opened/clicked/bounced times, the
+suppression list, consents), then journals the matching internal event ("Email Opened",
+"Email Link Clicked", "Email Bounced", "Unsubscribed") so the warehouse, segments and the journey
+engine see it like any tracked event. The event names the profile's own `user_id` and latest
+device, so the warehouse maps it to the profile. Events are journaled only for what changed
+(except opens and clicks, which count engagement): a bounce report delivered twice, or a second
+click on "unsubscribe", journals nothing more.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from lifetide.channels.bounces import BounceReport
+from lifetide.collect.internal import append_internal, internal_track
+from lifetide.context import Lifetide
+from lifetide.customers.view import survivor_id
+from lifetide.messaging.suppressions import (
+    CHANNELS,
+    BadAddress,
+    add_in,
+    blocking_reason,
+    channel_addresses,
+    is_unsubscribed,
+    lift_unsubscribes,
+    normalize_address,
+    profile_addresses,
+)
+from lifetide.ops.database import transaction
+from lifetide.ops.models import Consent, Identity, JourneyInstance, JourneySend
+
+OPENED = "Email Opened"
+CLICKED = "Email Link Clicked"
+BOUNCED = "Email Bounced"
+UNSUBSCRIBED = "Unsubscribed"
+REASON_MAX = 2000
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """The facts of one send that events about it carry."""
+
+    key: str
+    journey_id: int | None
+    profile_id: int | None
+    step: str
+    channel: str
+    address: str | None
+
+    def properties(self) -> dict[str, Any]:
+        """The properties every internal event about this message carries."""
+        return {
+            "send_key": self.key,
+            "journey_id": self.journey_id,
+            "campaign_id": None if self.journey_id is None else f"journey-{self.journey_id}",
+            "step": self.step,
+            "channel": self.channel,
+        }
+
+
+@dataclass(frozen=True)
+class ChannelChoice:
+    """One channel on the preference page: whether marketing goes there, and if it may change."""
+
+    channel: str
+    address: str | None
+    subscribed: bool
+    # Why the channel cannot be turned on again (the address bounced, or complained).
+    blocked: str | None
+
+
+def _sent_message(session: Session, key: str) -> SentMessage | None:
+    row = session.execute(
+        select(
+            JourneySend.idempotency_key,
+            JourneySend.journey_id,
+            JourneySend.profile_id,
+            JourneySend.step,
+            JourneySend.channel,
+            JourneySend.address,
+            JourneyInstance.journey_id,
+            JourneyInstance.profile_id,
+        )
+        .join(JourneyInstance, JourneyInstance.id == JourneySend.instance_id)
+        .where(JourneySend.idempotency_key == key)
+    ).first()
+    if row is None:
+        return None
+    key, journey, profile, step, channel, address, inst_journey, inst_profile = row
+    return SentMessage(
+        key=key,
+        journey_id=int(journey if journey is not None else inst_journey),
+        profile_id=int(profile if profile is not None else inst_profile),
+        step=step,
+        channel=channel,
+        address=address,
+    )
+
+
+def _track(
+    session: Session,
+    event: str,
+    profile_id: int,
+    at: dt.datetime,
+    properties: Mapping[str, Any],
+) -> dict[str, Any]:
+    """An internal track message naming the profile's user id and latest device."""
+    live = survivor_id(session, profile_id) or profile_id
+    ids: dict[str, str] = {}
+    for kind in ("user_id", "anonymous_id"):
+        value = session.scalar(
+            select(Identity.value)
+            .where(Identity.customer_id == live, Identity.kind == kind)
+            .order_by(Identity.last_seen_at.desc(), Identity.id.desc())
+            .limit(1)
+        )
+        if value is not None:
+            ids[kind] = value
+    return internal_track(
+        event,
+        profile_id=live,
+        at=at,
+        properties=properties,
+        user_id=ids.get("user_id"),
+        anonymous_id=ids.get("anonymous_id"),
+    )
+
+
+def _journal(lifetide: Lifetide, messages: list[dict[str, Any]], at: dt.datetime) -> None:
+    if messages:
+        append_internal(lifetide.journal, messages, at)
+
+
+def record_open(lifetide: Lifetide, key: str) -> bool:
+    """The customer opened the message `key`: the first open's time kept, every open journaled.
+
+    False when there is no such send.
+    """
+    now = lifetide.clock.now()
+    with transaction(lifetide.sessions) as session:
+        sent = _sent_message(session, key)
+        if sent is None or sent.profile_id is None:
+            return False
+        session.execute(
+            update(JourneySend)
+            .where(JourneySend.idempotency_key == key, JourneySend.opened_at.is_(None))
+            .values(opened_at=now)
+        )
+        message = _track(session, OPENED, sent.profile_id, now, sent.properties())
+    _journal(lifetide, [message], now)
+    return True
+
+
+def record_click(lifetide: Lifetide, key: str, url: str) -> bool:
+    """The customer clicked `url` in the message `key` (which means they opened it too).
+
+    The first click's time is kept; each click is journaled, and the implied open once.
+    False when there is no such send.
+    """
+    now = lifetide.clock.now()
+    with transaction(lifetide.sessions) as session:
+        sent = _sent_message(session, key)
+        if sent is None or sent.profile_id is None:
+            return False
+        first_open = session.execute(
+            update(JourneySend)
+            .where(JourneySend.idempotency_key == key, JourneySend.opened_at.is_(None))
+            .values(opened_at=now)
+        ).rowcount  # type: ignore[attr-defined]
+        session.execute(
+            update(JourneySend)
+            .where(JourneySend.idempotency_key == key, JourneySend.clicked_at.is_(None))
+            .values(clicked_at=now)
+        )
+        messages = []
+        if first_open:
+            messages.append(_track(session, OPENED, sent.profile_id, now, sent.properties()))
+        clicked = sent.properties() | {"url": url}
+        messages.append(_track(session, CLICKED, sent.profile_id, now, clicked))
+    _journal(lifetide, messages, now)
+    return True
+
+
+def _set_consent(
+    session: Session, profile_id: int, channel: str, status: str, source: str, now: dt.datetime
+) -> bool:
+    """Set the profile's marketing consent on `channel`; whether it changed."""
+    current = session.scalar(
+        select(Consent.status)
+        .where(
+            Consent.customer_id == profile_id,
+            Consent.channel == channel,
+            Consent.purpose == "marketing",
+        )
+        .with_for_update()
+    )
+    if current == status:
+        return False
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    values = {"status": status, "source": source[:64], "updated_at": now}
+    session.execute(
+        insert(Consent)
+        .values(customer_id=profile_id, channel=channel, purpose="marketing", **values)
+        # A concurrent first decision for the same profile and channel: the last one wins.
+        .on_conflict_do_update(index_elements=["customer_id", "channel", "purpose"], set_=values)
+    )
+    return True
+
+
+def _unsubscribe_in(
+    session: Session,
+    profile_id: int | None,
+    channel: str,
+    address: str | None,
+    *,
+    source: str,
+    now: dt.datetime,
+    reason: str = "unsubscribe",
+    detail: str | None = None,
+) -> bool:
+    """Consent denied and the address suppressed, in the caller's transaction; any change."""
+    live = survivor_id(session, profile_id) if profile_id is not None else None
+    changed = False
+    if live is not None:
+        changed = _set_consent(session, live, channel, "denied", source, now)
+    if address:
+        # Consent still stops marketing; an address we cannot read cannot be listed.
+        with contextlib.suppress(BadAddress):
+            changed |= add_in(
+                session,
+                channel,
+                address,
+                reason,
+                now=now,
+                profile_id=live,
+                detail=detail,
+                source=source,
+            )
+    return changed
+
+
+def unsubscribe(
+    lifetide: Lifetide,
+    profile_id: int | None,
+    channel: str,
+    address: str | None,
+    *,
+    source: str,
+    key: str | None = None,
+) -> bool:
+    """Stop marketing to the customer on `channel` at once; False if it was stopped already.
+
+    In one transaction: marketing consent "denied" (from `source`) and the address suppressed
+    with reason "unsubscribe", so the next send already skips them. Then "Unsubscribed" is
+    journaled with the channel and the send it came from.
+    """
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}; one of: {', '.join(CHANNELS)}")
+    now = lifetide.clock.now()
+    with transaction(lifetide.sessions) as session:
+        changed = _unsubscribe_in(session, profile_id, channel, address, source=source, now=now)
+        message = None
+        if changed and profile_id is not None:
+            sent = _sent_message(session, key) if key else None
+            properties = (sent.properties() if sent else {"send_key": key}) | {"channel": channel}
+            message = _track(session, UNSUBSCRIBED, profile_id, now, properties)
+    if message is not None:
+        _journal(lifetide, [message], now)
+    return changed
+
+
+def resubscribe(
+    lifetide: Lifetide, profile_id: int, channel: str, address: str | None, *, source: str
+) -> bool:
+    """Marketing on `channel` again: consent granted, the unsubscribe suppression lifted.
+
+    A hard bounce or complaint on the address is never lifted here; False then, and when
+    nothing changed.
+    """
+    now = lifetide.clock.now()
+    with transaction(lifetide.sessions) as session:
+        live = survivor_id(session, profile_id)
+        if live is None:
+            return False
+        addresses = channel_addresses(session, live, channel, address)
+        if blocking_reason(session, channel, addresses):
+            return False
+        changed = _set_consent(session, live, channel, "granted", source, now)
+        lifted = lift_unsubscribes(session, channel, live, addresses)
+    return changed or bool(lifted)
+
+
+def preferences(
+    lifetide: Lifetide, profile_id: int, channel: str, address: str | None
+) -> list[ChannelChoice]:
+    """The customer's marketing channels for the preference page, the link's channel first.
+
+    Shown: the link's channel, and every other channel the profile has an address or a consent
+    decision for. Subscribed means a marketing message would pass consent and suppression.
+    """
+    opt_in = lifetide.settings.require_opt_in
+    with lifetide.sessions() as session:
+        live = survivor_id(session, profile_id) or profile_id
+        consents = dict(
+            session.execute(
+                select(Consent.channel, Consent.status).where(
+                    Consent.customer_id == live, Consent.purpose == "marketing"
+                )
+            ).all()
+        )
+        known = profile_addresses(session, [live])
+        shown = [channel] + [
+            c for c in CHANNELS if c != channel and (c in consents or known.get(c))
+        ]
+        choices = []
+        for each in shown:
+            given = address if each == channel else None
+            addresses = channel_addresses(session, live, each, given)
+            blocked = blocking_reason(session, each, addresses)
+            status = consents.get(each, "unknown")
+            consented = status == "granted" or (not opt_in and status != "denied")
+            subscribed = (
+                consented
+                and blocked is None
+                and not is_unsubscribed(session, each, live, addresses)
+            )
+            shown_address = address if each == channel else min(addresses, default=None)
+            choices.append(ChannelChoice(each, shown_address, subscribed, blocked))
+    return choices
+
+
+def set_preferences(
+    lifetide: Lifetide,
+    profile_id: int,
+    channel: str,
+    address: str | None,
+    wanted: Mapping[str, bool],
+    *,
+    source: str,
+    key: str | None = None,
+) -> list[ChannelChoice]:
+    """Apply the preference page's choices (channel -> wants marketing); the channels after.
+
+    Turning a channel off unsubscribes it; on grants consent again and lifts the unsubscribe
+    suppression (never a bounce or complaint). Channels not in `wanted` stay as they are.
+    """
+    for each in wanted:
+        if each not in CHANNELS:
+            raise ValueError(f"unknown channel {each!r}; one of: {', '.join(CHANNELS)}")
+    current = {c.channel: c for c in preferences(lifetide, profile_id, channel, address)}
+    for each, on in wanted.items():
+        choice = current.get(each)
+        if choice is None or choice.subscribed == on:
+            continue
+        target = address if each == channel else choice.address
+        if on:
+            resubscribe(lifetide, profile_id, each, target, source=source)
+        else:
+            unsubscribe(lifetide, profile_id, each, target, source=source, key=key)
+    return preferences(lifetide, profile_id, channel, address)
+
+
+def _find_send(session: Session, report: BounceReport) -> SentMessage | None:
+    """The send a report is about: by its key, the provider's message id, or our Message-ID."""
+    if report.send_key:
+        found = _sent_message(session, report.send_key)
+        if found is not None:
+            return found
+    if not report.message_id:
+        return None
+    bare = report.message_id.strip().strip("<>").strip()
+    if not bare:
+        return None
+    key = session.scalar(
+        select(JourneySend.idempotency_key)
+        .where(JourneySend.provider_message_id.in_([bare, f"<{bare}>"]))
+        .limit(1)
+    )
+    if key is not None:
+        return _sent_message(session, key)
+    # compose_email writes Message-ID <{key with ':' as '.'}@{domain}>; step ids hold no dots.
+    local = bare.rpartition("@")[0]
+    return _sent_message(session, local.replace(".", ":")) if local else None
+
+
+def _profile_of_address(session: Session, channel: str, address: str) -> int | None:
+    kind = {"email": "email", "sms": "phone"}.get(channel)
+    if kind is None:
+        return None
+    found = session.scalar(
+        select(Identity.customer_id).where(Identity.kind == kind, Identity.value == address)
+    )
+    return None if found is None else survivor_id(session, int(found))
+
+
+def _describe(report: BounceReport) -> str:
+    parts = [p for p in (report.status, report.diagnostic) if p]
+    return f"{report.kind} bounce" + (f" {': '.join(parts)}" if parts else "")
+
+
+def apply_reports(lifetide: Lifetide, reports: Sequence[BounceReport], source: str) -> int:
+    """Apply bounce and complaint reports; how many concerned a send or an address we could read.
+
+    A hard bounce suppresses the address ("hard_bounce"), marks the send bounced and journals
+    "Email Bounced", which the journey engine turns into a fallback to SMS or push. A complaint
+    suppresses the address ("complaint"), denies marketing consent and journals "Unsubscribed".
+    A soft bounce only notes itself in the send's reason. A report for a send we cannot find
+    still suppresses its address, for the profile that owns it if one does.
+    """
+    applied = 0
+    messages: list[dict[str, Any]] = []
+    now = lifetide.clock.now()
+    for report in reports:
+        with transaction(lifetide.sessions) as session:
+            handled, message = _apply_one(session, report, source, now)
+        applied += handled
+        messages.extend(message)
+    _journal(lifetide, messages, now)
+    return applied
+
+
+def _apply_one(
+    session: Session, report: BounceReport, source: str, now: dt.datetime
+) -> tuple[bool, list[dict[str, Any]]]:
+    sent = _find_send(session, report)
+    channel = sent.channel if sent is not None else "email"
+    address: str | None = None
+    for candidate in (report.recipient, sent.address if sent else None):
+        if candidate:
+            try:
+                address = normalize_address(channel, candidate)
+                break
+            except BadAddress:
+                continue
+    if sent is None and address is None:
+        return False, []
+    profile = (
+        sent.profile_id
+        if sent is not None
+        else _profile_of_address(session, channel, address or "")
+    )
+    properties = (
+        sent.properties()
+        if sent is not None
+        else {"send_key": None, "journey_id": None, "campaign_id": None, "step": None}
+        | {"channel": channel}
+    )
+    detail = _describe(report)[:REASON_MAX]
+    if report.kind == "soft":
+        if sent is not None:
+            session.execute(
+                update(JourneySend)
+                .where(JourneySend.idempotency_key == sent.key)
+                .values(reason=detail)
+            )
+        return True, []
+    if report.kind == "complaint":
+        changed = _unsubscribe_in(
+            session,
+            profile,
+            channel,
+            address,
+            source=source,
+            now=now,
+            reason="complaint",
+            detail=detail,
+        )
+        if not changed or profile is None:
+            return True, []
+        unsubscribed = properties | {"reason": "complaint"}
+        return True, [_track(session, UNSUBSCRIBED, profile, now, unsubscribed)]
+    if report.kind != "hard":
+        raise ValueError(f"unknown bounce kind {report.kind!r}; one of: hard, soft, complaint")
+    added = False
+    if address is not None:
+        added = add_in(
+            session,
+            channel,
+            address,
+            "hard_bounce",
+            now=now,
+            profile_id=profile,
+            detail=detail,
+            source=source,
+        )
+    newly_bounced = False
+    if sent is not None:
+        newly_bounced = bool(
+            session.execute(
+                update(JourneySend)
+                .where(JourneySend.idempotency_key == sent.key, JourneySend.bounced_at.is_(None))
+                .values(status="bounced", bounced_at=now, reason=detail)
+            ).rowcount  # type: ignore[attr-defined]
+        )
+    if profile is None or not (newly_bounced if sent is not None else added):
+        return True, []
+    bounced = properties | {
+        "bounce_type": "hard",
+        "status": report.status,
+        "diagnostic": report.diagnostic,
+    }
+    return True, [_track(session, BOUNCED, profile, now, bounced)]

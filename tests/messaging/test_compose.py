@@ -1,0 +1,402 @@
+"""Composed e-mails, parsed back with the email package: every header, part and link."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import re
+import time
+from collections.abc import Callable
+from email.message import EmailMessage
+from email.policy import SMTP, default
+from html.parser import HTMLParser
+
+import pytest
+from aiosmtplib.email import flatten_message
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lifetide.messaging.compose import (
+    _INLINER,
+    anchors,
+    build_email,
+    compose_email,
+    message_id,
+    rewrite_links,
+    track_text,
+)
+from lifetide.messaging.links import Links
+from lifetide.messaging.template_store import bundled_templates, sample_context
+from lifetide.messaging.templates import RenderedEmail, render_email
+from lifetide.messaging.tokens import LinkSigner
+from tests.messaging.conftest import BASE
+
+KEY = "12:first_email:1"
+WHEN = dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC)
+UTM = "utm_source=lifetide&utm_medium=email&utm_campaign=journey-7&utm_content=first_email"
+
+HTML = """<!DOCTYPE html>
+<html><head><style>
+  .button { color: #ffffff; background-color: #e36414; }
+  a[href^="https://ignored.example"] { color: red; }
+  @media only screen and (max-width: 620px) { .button { width: 100% !important; } }
+</style></head>
+<body>
+<!-- <a href="https://in-a-comment.example/">not a link</a> -->
+<p title='a > b <a href="https://in-an-attribute.example/">'>Hello Ada</p>
+<a class="button" href="https://shop.example.com/cart?c=9&amp;x=1">Return to your cart</a>
+<A HREF='https://shop.example.com/p/1'>Upper case</A>
+<a href=https://shop.example.com/p/2 data-x>Unquoted</a>
+<a href="mailto:help@shop.example.com">Mail us</a>
+<a href="tel:+15555550100">Call us</a>
+<a href="#top">Top</a>
+<a name="no-href">anchor</a>
+<img src="https://shop.example.com/i.jpg" alt="https://shop.example.com/not-a-link">
+<script>var a = '<a href="https://in-a-script.example/">';</script>
+<p><a href="{unsubscribe}">Unsubscribe</a> <a href="{preferences}">Preferences</a></p>
+</body></html>
+"""
+
+
+def _compose(links: Links, html: str, text: str = "", **kwargs: object) -> EmailMessage:
+    rendered = RenderedEmail("Ünïcode cart — 10% off", html, text)
+    arguments: dict[str, object] = {
+        "key": KEY,
+        "to": "Ada Lovelace <ada@example.com>",
+        "sender": "Lifetide Demo Shop <shop@shop.example.com>",
+        "links": links,
+        "profile_id": 42,
+        "journey_id": 7,
+        "step": "first_email",
+        "date": WHEN,
+    }
+    arguments.update(kwargs)
+    return compose_email(rendered, **arguments)  # type: ignore[arg-type]
+
+
+def _parsed(message: EmailMessage) -> EmailMessage:
+    parsed = email.message_from_bytes(message.as_bytes(), policy=default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def _footer(links: Links) -> str:
+    footer = links.message_links(KEY, 42, "email", "ada@example.com")
+    return HTML.replace("{unsubscribe}", footer["unsubscribe_url"]).replace(
+        "{preferences}", footer["preferences_url"]
+    )
+
+
+def _hrefs(html: str) -> list[str]:
+    return [value or "" for _, _, attrs in anchors(html) for name, value in attrs if name == "href"]
+
+
+def test_headers(links: Links, signer: LinkSigner) -> None:
+    raw = _compose(links, _footer(links)).as_bytes()
+    parsed = email.message_from_bytes(raw, policy=default)
+    assert parsed["From"] == "Lifetide Demo Shop <shop@shop.example.com>"
+    assert parsed["To"] == "Ada Lovelace <ada@example.com>"
+    assert parsed["Subject"] == "Ünïcode cart — 10% off"
+    assert parsed["Date"] == "Mon, 02 Nov 2026 10:00:00 +0000"
+    assert parsed["Message-ID"] == "<12.first_email.1@shop.example.com>"
+    assert parsed["X-Lifetide-Send"] == KEY
+    assert parsed["MIME-Version"] == "1.0"
+    unsubscribe = links.unsubscribe_url(KEY, 42, "email", "ada@example.com")
+    assert parsed["List-Unsubscribe"] == f"<{unsubscribe}>"
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    token = unsubscribe.rsplit("/", 1)[1]
+    assert signer.verify("unsubscribe", token)["a"] == "ada@example.com"
+    # On the wire: the subject is RFC 2047 encoded (ASCII only), and the unsubscribe URL is
+    # one plain line a mail client can POST to, not encoded words.
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert head.isascii()
+    assert f"\r\nList-Unsubscribe: <{unsubscribe}>\r\n".encode() in head
+    assert b"=?utf-8?" in head.split(b"\r\nSubject: ", 1)[1].split(b"\r\n", 1)[0]
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+
+
+@pytest.mark.parametrize(
+    "serialize",
+    [
+        lambda m: m.as_bytes(),
+        lambda m: m.as_bytes(policy=SMTP),
+        lambda m: flatten_message(m),
+    ],
+    ids=["own-policy", "email.policy.SMTP", "aiosmtplib"],
+)
+def test_the_unsubscribe_header_survives_any_serializer(
+    links: Links, serialize: Callable[[EmailMessage], bytes]
+) -> None:
+    raw = serialize(_compose(links, "<p>x</p>"))
+    unsubscribe = links.unsubscribe_url(KEY, 42, "email", "ada@example.com")
+    assert f"\r\nList-Unsubscribe: <{unsubscribe}>\r\n".encode() in raw
+    parsed = email.message_from_bytes(raw, policy=default)
+    assert parsed["Subject"] == "Ünïcode cart — 10% off"
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert [p.get_content_type() for p in parsed.iter_parts()] == ["text/plain", "text/html"]
+
+
+def test_parts_are_text_then_html(links: Links) -> None:
+    parsed = _parsed(_compose(links, _footer(links), "Hi Ada, see https://shop.example.com/cart"))
+    assert parsed.get_content_type() == "multipart/alternative"
+    parts = list(parsed.iter_parts())
+    assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
+    assert all(p.get_content_charset() == "utf-8" for p in parts)
+    text = parts[0].get_content()
+    assert text.startswith("Hi Ada, see https://lifetide.example.com/t/c/")
+    assert "<" not in text
+
+
+def test_css_is_inlined_and_media_queries_kept(links: Links) -> None:
+    body = _parsed(_compose(links, _footer(links))).get_body(("html",))
+    assert body is not None
+    html = body.get_content()
+    button = re.search(r"<a [^>]*>Return to your cart", html)
+    assert button is not None
+    assert "color: #ffffff" in button.group(0) and "background-color: #e36414" in button.group(0)
+    assert "@media only screen and (max-width: 620px)" in html
+    assert ".button { color" not in html  # the inlined rule itself is gone
+
+
+def test_links_are_tracked_and_decode_to_the_original_with_utm(
+    links: Links, signer: LinkSigner
+) -> None:
+    body = _parsed(_compose(links, _footer(links))).get_body(("html",))
+    assert body is not None
+    html = body.get_content()
+    hrefs = _hrefs(html)
+    tracked = [h for h in hrefs if h.startswith(f"{BASE}/t/c/")]
+    targets = [signer.verify("click", h.rsplit("/", 1)[1]) for h in tracked]
+    assert [t["u"] for t in targets] == [
+        f"https://shop.example.com/cart?c=9&x=1&{UTM}",
+        f"https://shop.example.com/p/1?{UTM}",
+        f"https://shop.example.com/p/2?{UTM}",
+    ]
+    assert {t["k"] for t in targets} == {KEY}
+    footer = links.message_links(KEY, 42, "email", "ada@example.com")
+    untouched = [h for h in hrefs if not h.startswith(f"{BASE}/t/c/")]
+    assert untouched == [
+        "mailto:help@shop.example.com",
+        "tel:+15555550100",
+        "#top",
+        footer["unsubscribe_url"],
+        footer["preferences_url"],
+    ]
+    # What only looked like links is as it was.
+    for inert in (
+        "https://in-a-comment.example/",
+        "https://in-an-attribute.example/",
+        "https://in-a-script.example/",
+        "https://shop.example.com/not-a-link",
+        'src="https://shop.example.com/i.jpg"',
+    ):
+        assert inert in html
+    # Other attributes of a rewritten tag survive (css_inline writes a bare one as ="").
+    assert re.search(r'<a href="https://lifetide\.example\.com/t/c/[^"]+" data-x="">Unquoted', html)
+
+
+def test_the_open_pixel_is_the_last_thing_in_the_body(links: Links, signer: LinkSigner) -> None:
+    body = _parsed(_compose(links, _footer(links))).get_body(("html",))
+    assert body is not None
+    html = body.get_content()
+    pixel = re.search(r'<img src="([^"]+/t/o/([^"]+))" width="1" height="1" alt=""', html)
+    assert pixel is not None
+    assert signer.verify("open", pixel.group(2)) == {"k": KEY}
+    assert re.search(r'width="1" height="1"[^>]*/>\s*</body>', html)
+
+
+def test_without_a_text_template_the_text_comes_from_the_html(links: Links) -> None:
+    html = (
+        "<html><head><style>p { color: red; }</style></head><body><h1>Hello Ada</h1>"
+        '<p>Your <a href="https://shop.example.com/cart">cart</a> is waiting.</p></body></html>'
+    )
+    parsed = _parsed(_compose(links, html))
+    text = parsed.get_body(("plain",))
+    assert text is not None
+    content = text.get_content()
+    assert "# Hello Ada" in content and "Your [cart][1] is waiting." in content
+    assert "color: red" not in content
+    link = re.search(r"\[1\]: (\S+)", content)
+    assert link is not None and link.group(1).startswith(f"{BASE}/t/c/")
+
+
+def test_message_ids_follow_the_send_key() -> None:
+    assert message_id("12:first_email:1", "Shop <shop@mail.shop.example>") == (
+        "<12.first_email.1@mail.shop.example>"
+    )
+    with pytest.raises(ValueError, match="no e-mail address"):
+        message_id("1:a:1", "Just a name")
+
+
+def test_extra_headers_add_but_never_replace(links: Links) -> None:
+    message = _compose(links, "<p>x</p>", headers={"Reply-To": "care@shop.example.com"})
+    assert _parsed(message)["Reply-To"] == "care@shop.example.com"
+    with pytest.raises(ValueError, match="set by compose_email"):
+        _compose(links, "<p>x</p>", headers={"list-unsubscribe": "<https://evil.example/>"})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "says"),
+    [
+        ({"date": dt.datetime(2026, 11, 2, 10, 0)}, "timezone-aware"),
+        ({"to": "not an address"}, "not an e-mail address"),
+    ],
+)
+def test_bad_arguments_are_refused(links: Links, kwargs: dict[str, object], says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        _compose(links, "<p>x</p>", **kwargs)
+
+
+def test_a_subject_cannot_inject_headers(links: Links) -> None:
+    rendered = RenderedEmail("Hi\r\nBcc: victim@example.com", "<p>x</p>", "x")
+    with pytest.raises(ValueError):
+        compose_email(
+            rendered, key=KEY, to="ada@example.com", sender="shop@shop.example.com", links=links,
+            profile_id=1, journey_id=7, step="s", date=WHEN,
+        )  # fmt: skip
+    # Rendering keeps subjects on one line, so a template cannot get this far.
+    spec = bundled_templates()["cart-reminder"]
+    assert "\n" not in render_email(spec, {"customer": {"first_name": "A\nBcc: x"}}).subject
+
+
+def test_sms_links_are_tracked_too(links: Links, signer: LinkSigner) -> None:
+    body = "Your cart: https://shop.example.com/cart. Or mail help@shop.example.com!"
+    tracked = track_text(body, key="3:sms:1", links=links, journey_id=7, step="sms", medium="sms")
+    url = re.search(r"https://\S+?(?=\. )", tracked)
+    assert url is not None and url.group(0).startswith(f"{BASE}/t/c/")
+    data = signer.verify("click", url.group(0).rsplit("/", 1)[1])
+    assert data["u"] == (
+        "https://shop.example.com/cart?utm_source=lifetide&utm_medium=sms"
+        "&utm_campaign=journey-7&utm_content=sms"
+    )
+    assert tracked.endswith(". Or mail help@shop.example.com!")
+
+
+def test_a_bundled_email_end_to_end(links: Links, signer: LinkSigner) -> None:
+    template = bundled_templates()["cart-reminder"]
+    message = build_email(
+        template, sample_context(), key=KEY, to="ada@example.com",
+        sender="Lifetide Demo Shop <shop@shop.example.com>", links=links, profile_id=42,
+        journey_id=7, step="first_email", date=WHEN,
+    )  # fmt: skip
+    parsed = _parsed(message)
+    assert parsed["Subject"] == "Ada, you left something in your cart"
+    html_part, text_part = parsed.get_body(("html",)), parsed.get_body(("plain",))
+    assert html_part is not None and text_part is not None
+    html, text = html_part.get_content(), text_part.get_content()
+    for expected in ("Lumen Radiant Serum", "Qty 2", "$37.00", "Total $75.00", "P10-ABCD2345",
+                     "November 5, 2026", "Lumen Night Cream", "Return to your cart"):  # fmt: skip
+        assert expected in html, expected
+    assert "P10-ABCD2345" in text and "Lumen Gentle Cleanser x 2: $37.00" in text
+    unsubscribe = links.unsubscribe_url(KEY, 42, "email", "ada@example.com")
+    assert f'href="{unsubscribe}"' in html
+    assert f"Unsubscribe: {unsubscribe}" in text
+    targets = {
+        signer.verify("click", h.rsplit("/", 1)[1])["u"].split("?")[0]
+        for h in _hrefs(html)
+        if "/t/c/" in h
+    }
+    assert "https://shop.example.com/cart" in targets
+    assert "https://shop.example.com/products/P000103" in targets
+
+
+class _Reference(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[list[tuple[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.found.append(attrs)
+
+    handle_startendtag = handle_starttag
+
+
+TRICKY = [
+    HTML,
+    '<a href="x">1</a><a  HREF = "y" >2</a><a\nhref=\'z\'\n>3</a>',
+    '<a href="a&amp;b&lt;c&#39;d">x</a>',
+    "<a href=bare/>self-closing</a><a/>",
+    '<a title="x>y" href="after-gt">x</a>',
+    '<a href="one" href="two">dup</a>',
+    '<div data-html="<a href=\'no\'>"><a href="yes">y</a></div>',
+    "<!--[if mso]><a href='mso-only'>x</a><![endif]--><a href='after'>a</a>",
+    "<style>a{}</style><a href='s'>s</a><STYLE>.x{content:'<a href=\"no\">'}</STYLE>",
+    "<abbr title='x'>abbr is not a</abbr><area href='area'><a-b href='custom'>",
+    "<a href=''>empty</a><a href>bare attribute</a>",
+]
+
+
+@pytest.mark.parametrize("source", TRICKY)
+def test_anchors_are_found_exactly_as_htmlparser_finds_them(source: str) -> None:
+    reference = _Reference()
+    reference.feed(source)
+    reference.close()
+    assert [attrs for _, _, attrs in anchors(source)] == reference.found
+
+
+@pytest.mark.parametrize("name", sorted(bundled_templates()))
+def test_anchors_in_bundled_templates_match_htmlparser(name: str) -> None:
+    t = bundled_templates()[name]
+    if t.channel != "email":
+        return
+    html = render_email(t, sample_context()).html
+    reference = _Reference()
+    reference.feed(html)
+    assert [attrs for _, _, attrs in anchors(html)] == reference.found
+    assert len(reference.found) >= 3
+
+
+def test_rewriting_changes_only_anchor_tags() -> None:
+    source = (
+        '<p class="a">x</p><a id="k" href="https://a.example/">l</a><img src="https://a.example/">'
+    )
+    out = rewrite_links(source, lambda href: href + "?t=1")
+    assert out == (
+        '<p class="a">x</p><a id="k" href="https://a.example/?t=1">l</a><img src="https://a.example/">'
+    )
+    assert rewrite_links(source, lambda href: None) == source
+
+
+PATHOLOGICAL = [
+    "<a " * 50_000,
+    "<a x=" * 50_000,
+    "</a" * 50_000,
+    "<!" * 50_000,
+    "<script" * 50_000,
+    "<a " + 'x="y" ' * 50_000,
+    "<a x='y'<b " * 50_000,
+    "<style x=" * 50_000,
+]
+
+
+@pytest.mark.parametrize("source", PATHOLOGICAL, ids=range(len(PATHOLOGICAL)))
+def test_scanning_stays_linear_on_malformed_html(source: str) -> None:
+    started = time.process_time()
+    anchors(source)
+    assert time.process_time() - started < 2
+
+
+_PIECES = st.sampled_from(
+    [
+        "text", " & ", "<", ">", "'", '"', "=", "<p>", "</p>", "<br/>", "<!-- note -->",
+        "<!-- <a href='c'> -->", "<script>var s = '<a href=\"x\">';</script>",
+        "<style>a[href] { color: red }</style>", "<textarea><a href='t'></textarea>",
+        '<img src="https://i.example/1.png" alt="<a href=\'i\'>">', "</a>", "<a>",
+        '<a href="https://a.example/?q=1&amp;r=2">', "<a href=https://b.example/x>",
+        "<A HREF='https://c.example/'>", '<a title="x > y" href="https://d.example/">',
+        "<a href='mailto:m@example.com'>", '<a\nhref="https://e.example/"\n>',
+        '<div data-x="<a href=\'no\'>">', "<a href>", '<a href="" data-flag>',
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=25))
+def test_anchors_in_inlined_html_match_htmlparser(pieces: list[str]) -> None:
+    # compose_email scans css_inline's output: well-formed HTML, whatever went in.
+    html = _INLINER.inline("<html><body>" + "".join(pieces) + "</body></html>")
+    reference = _Reference()
+    reference.feed(html)
+    reference.close()
+    assert [attrs for _, _, attrs in anchors(html)] == reference.found
