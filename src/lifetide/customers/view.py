@@ -20,10 +20,12 @@ from sqlalchemy.orm import Session
 
 from lifetide.context import Lifetide
 from lifetide.identity import normalize
-from lifetide.ops.models import Customer, Identity
+from lifetide.messaging.suppressions import of_profile_in
+from lifetide.ops.models import Customer, Identity, JourneyInstance, JourneyRecord, JourneySend
 from lifetide.warehouse.schema import DEVICE_KIND, RECORD_KINDS
 
 TIMELINE_LIMIT = 200
+MESSAGES_LIMIT = 100
 RECOMMENDATIONS = 10
 # E-mail events shown as messages, with their campaign.
 MESSAGE_EVENTS = (
@@ -90,6 +92,43 @@ class TimelineItem:
 
 
 @dataclass(frozen=True)
+class MessageRecord:
+    """A message a journey meant to send the customer: what the policy decided, what they did."""
+
+    key: str
+    journey_id: int
+    journey: str | None
+    step: str
+    channel: str
+    template: str
+    marketing: bool
+    status: str
+    reason: str | None
+    address: str | None
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+    opened_at: dt.datetime | None
+    clicked_at: dt.datetime | None
+    bounced_at: dt.datetime | None
+    converted_at: dt.datetime | None
+    order_id: str | None
+    revenue: float | None
+    promo_code: str | None
+
+
+@dataclass(frozen=True)
+class SuppressionState:
+    """An address of the customer's that must not get (some) messages, and why."""
+
+    channel: str
+    address: str
+    reason: str
+    detail: str | None
+    source: str | None
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
 class CustomerView:
     """Everything the Studio's customer page shows."""
 
@@ -109,6 +148,8 @@ class CustomerView:
     predictions: dict[str, Any] | None
     recommendations: tuple[Recommendation, ...]
     timeline: tuple[TimelineItem, ...]
+    messages: tuple[MessageRecord, ...] = ()
+    suppressions: tuple[SuppressionState, ...] = ()
 
     @property
     def merged(self) -> bool:
@@ -177,6 +218,12 @@ def customer_view(lifetide: Lifetide, profile_id: int) -> CustomerView:
             ConsentState(c.channel, c.purpose, c.status, c.source, c.updated_at)
             for c in sorted(customer.consents, key=lambda c: (c.channel, c.purpose))
         )
+        people = _merged_into(session, customer.id)
+        messages = _messages(session, people)
+        suppressions = tuple(
+            SuppressionState(s.channel, s.address, s.reason, s.detail, s.source, s.created_at)
+            for s in of_profile_in(session, people)
+        )
     backend = lifetide.warehouse.thread_backend()
     names = set(backend.list_tables())
     records = [i.value for i in identifiers if i.kind in RECORD_KINDS]
@@ -198,6 +245,54 @@ def customer_view(lifetide: Lifetide, profile_id: int) -> CustomerView:
         predictions=_predictions(backend, names, customer.id),
         recommendations=_recommendations(backend, names, customer.id),
         timeline=_timeline(backend, records, devices),
+        messages=messages,
+        suppressions=suppressions,
+    )
+
+
+def _merged_into(session: Session, profile_id: int) -> list[int]:
+    """The profile and every profile merged into it (messages follow the person)."""
+    found, todo = [profile_id], [profile_id]
+    while todo:
+        merged = list(session.scalars(select(Customer.id).where(Customer.merged_into_id.in_(todo))))
+        todo = [m for m in merged if m not in found]
+        found.extend(todo)
+    return found
+
+
+def _messages(session: Session, profile_ids: list[int]) -> tuple[MessageRecord, ...]:
+    """The profiles' journey sends, newest first, with the journey's name."""
+    query = (
+        select(JourneySend, JourneyInstance.journey_id, JourneyRecord.name)
+        .join(JourneyInstance, JourneyInstance.id == JourneySend.instance_id)
+        .outerjoin(JourneyRecord, JourneyRecord.id == JourneyInstance.journey_id)
+        .where(JourneySend.profile_id.in_(profile_ids))
+        .order_by(JourneySend.created_at.desc(), JourneySend.id.desc())
+        .limit(MESSAGES_LIMIT)
+    )
+    return tuple(
+        MessageRecord(
+            key=send.idempotency_key,
+            journey_id=int(journey_id),
+            journey=name,
+            step=send.step,
+            channel=send.channel,
+            template=send.template,
+            marketing=bool(send.marketing),
+            status=send.status,
+            reason=send.reason,
+            address=send.address,
+            created_at=send.created_at,
+            sent_at=send.sent_at,
+            opened_at=send.opened_at,
+            clicked_at=send.clicked_at,
+            bounced_at=send.bounced_at,
+            converted_at=send.converted_at,
+            order_id=send.order_id,
+            revenue=send.revenue,
+            promo_code=send.promo_code,
+        )
+        for send, journey_id, name in session.execute(query)
     )
 
 

@@ -11,12 +11,15 @@ from lifetide import __version__
 from lifetide.collect.intake import Intake
 from lifetide.collect.sources import WriteKeyCache
 from lifetide.context import Lifetide
-from lifetide.web import tracking
+from lifetide.web import engagement, tracking
 from lifetide.web.api import customers as customers_api
 from lifetide.web.api import docs as docs_api
 from lifetide.web.api import exports as exports_api
+from lifetide.web.api import inbound as inbound_api
+from lifetide.web.api import journeys as journeys_api
 from lifetide.web.api import segments as segments_api
 from lifetide.web.api import sources as sources_api
+from lifetide.web.api import templates as templates_api
 from lifetide.web.api import users as users_api
 from lifetide.web.pages import studio_router
 from lifetide.web.security import install_security
@@ -48,6 +51,11 @@ def create_app(lifetide: Lifetide) -> FastAPI:
     app.include_router(sources_api.router)
     app.include_router(exports_api.router)
     app.include_router(customers_api.router)
+    app.include_router(journeys_api.router)
+    app.include_router(templates_api.router)
+    app.include_router(inbound_api.router)
+    # Public: a message's open pixel, click redirect, unsubscribe and preference links.
+    app.include_router(engagement.router)
     app.include_router(studio_router())
 
     @app.get("/health", tags=["health"])

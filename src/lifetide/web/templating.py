@@ -139,6 +139,7 @@ def navigation(path: str, role: str) -> list[NavItem]:
     items = [
         NavItem("Segments", "/segments", "segments"),
         NavItem("Customers", "/customers", "customers"),
+        NavItem("Journeys", "/journeys", "send"),
     ]
     if can(role, "segments.export"):
         items.append(NavItem("Destinations", "/destinations", "webhook"))

@@ -5,10 +5,14 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from lifetide.channels.bounces import BounceReport
 from lifetide.context import Lifetide
+from lifetide.journeys.store import JourneyStore
+from lifetide.messaging import feedback
 from lifetide.web.app import create_app
 from lifetide.web.pages.customers import campaign_name, event_detail, prediction_text
 from tests.customers import shop
+from tests.messaging.test_feedback import sent_message
 from tests.web.pages.conftest import SignIn
 
 
@@ -105,3 +109,40 @@ def test_event_details_in_a_few_words() -> None:
     assert event_detail({"summary": "path: /"}) == "path: /"
     assert event_detail({"summary": "x" * 200}).endswith("…")
     assert event_detail({}) == ""
+
+
+def test_the_messages_a_customer_was_sent_and_why_not(
+    client: TestClient, sign_in: SignIn, app: Lifetide
+) -> None:
+    sent = sent_message(app, cart="c-1")
+    skipped = sent_message(app, cart="c-2")
+    bounced = sent_message(app, cart="c-3")
+    # Sent to the profile merged into Ada: hers too.
+    merged = sent_message(app, profile_id=10, cart="c-4")
+    bo = sent_message(app, profile_id=12, cart="c-5", address="bo@example.com")
+    JourneyStore(app.sessions, app.clock).mark(
+        skipped, "skipped", "frequency cap: 1 marketing message(s) in the last day (limit 1)"
+    )
+    feedback.record_click(app, sent, "https://shop.example.com/")
+    feedback.apply_reports(
+        app, [BounceReport(recipient="ada@example.com", kind="hard", send_key=bounced)], "dsn"
+    )
+    sign_in("analyst")
+
+    page = client.get("/customers/11").text
+
+    messages = page[page.index('data-testid="messages"') :]
+    messages = messages[: messages.index("</table>")]
+    for key in (sent, skipped, bounced, merged):
+        assert f'data-send="{key}"' in messages
+    assert f'data-send="{bo}"' not in messages
+    assert "Cart abandonment</a> · <code>first_email</code>" in messages
+    assert 'data-testid="message-status">Skipped<' in messages
+    assert "frequency cap: 1 marketing message(s) in the last day (limit 1)" in messages
+    assert 'data-testid="message-status">Bounced<' in messages
+    assert "hard bounce" in messages
+    suppressions = page[page.index('data-testid="suppressions"') :]
+    assert "ada@example.com" in suppressions and "Hard bounce" in suppressions
+    # Bo has none of Ada's.
+    bo_page = client.get("/customers/12").text
+    assert f'data-send="{bo}"' in bo_page and "No address is suppressed." in bo_page

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lifetide.web.pages import admin, auth, customers, destinations, segments, uploads
+from lifetide.web.pages import admin, auth, customers, destinations, journeys, segments, uploads
 from lifetide.web.pages.assets import assets_router, check_vendor_files
 
 
@@ -18,6 +18,7 @@ def studio_router() -> APIRouter:
         uploads.router,
         segments.router,
         customers.router,
+        journeys.router,
         destinations.router,
         admin.router,
     )
