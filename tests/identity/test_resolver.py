@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections import defaultdict
 from pathlib import Path
@@ -15,7 +16,7 @@ from lifetide.identity.profiles import decide_review, find_profile_id, unmerge
 from lifetide.identity.resolver import IdentityResolver, ResolveSummary
 from lifetide.imports.service import files_in, import_file
 from lifetide.ops.database import transaction
-from lifetide.ops.models import Identity, IdentityReview, Merge
+from lifetide.ops.models import Consent, Identity, IdentityReview, Merge
 from lifetide.synth import SynthConfig, generate
 
 
@@ -71,11 +72,26 @@ def test_duplicates_found_with_the_required_precision_and_recall(
     assert summary.devices > 0 and summary.device_conflicts == 0
 
 
-def test_profile_ids_are_stable_when_resolved_again(loaded: Lifetide) -> None:
+def test_profile_ids_and_live_opt_outs_are_kept_when_resolved_again(loaded: Lifetide) -> None:
     resolve(loaded)
     first = record_profiles(loaded)
+    # A customer unsubscribes through a link after every record's last change: a re-resolve
+    # must not grant it back from the records.
+    with transaction(loaded.sessions) as session:
+        row = session.scalars(
+            select(Consent).where(Consent.channel == "email", Consent.status == "granted")
+        ).first()
+        assert row is not None
+        profile = row.customer_id
+        row.status, row.source = "denied", "one_click"
+        row.updated_at = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
     resolve(loaded)
     assert record_profiles(loaded) == first
+    with loaded.sessions() as session:
+        after = session.scalars(
+            select(Consent).where(Consent.customer_id == profile, Consent.channel == "email")
+        ).one()
+    assert (after.status, after.source) == ("denied", "one_click")
 
 
 def test_an_undone_merge_stays_undone(loaded: Lifetide) -> None:

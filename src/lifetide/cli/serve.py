@@ -11,6 +11,7 @@ from lifetide.cli.state import console, fail, state_of
 from lifetide.collect.loader import WarehouseLoader
 from lifetide.collect.sources import SourceError
 from lifetide.identity.live import LiveIdentity
+from lifetide.messaging.template_store import TemplateStore
 from lifetide.worker import Worker
 
 source_app = typer.Typer(help="Tracking sources and their write keys.")
@@ -30,6 +31,8 @@ def serve(
     from lifetide.web.app import create_app
 
     with state_of(ctx).lifetide() as app:
+        # Journeys send bundled templates by name: make sure the missing ones are there.
+        TemplateStore(app.sessions, app.clock).ensure_bundled()
         background = Worker(app) if worker else None
         if background is not None:
             background.start()

@@ -16,12 +16,12 @@ Undone merges and rejected reviews are never linked again.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lifetide.clock import Clock
@@ -181,6 +181,18 @@ class IdentityResolver:
                 ).all()
             )
             profile_of = _stable_ids(ids, persons, previous, _next_id(session))
+            # Decisions the customer made live (an unsubscribe link, an opt-in trait) outlive a
+            # re-resolve unless a record changed later: records alone must never re-grant.
+            live = session.execute(
+                select(
+                    Consent.customer_id,
+                    Consent.channel,
+                    Consent.purpose,
+                    Consent.status,
+                    Consent.source,
+                    Consent.updated_at,
+                ).where(or_(Consent.source.is_(None), Consent.source.not_like("record %")))
+            ).all()
             session.execute(delete(Identity))
             session.execute(delete(Consent))
             session.execute(delete(Merge).where(Merge.undone_at.is_(None)))
@@ -211,7 +223,14 @@ class IdentityResolver:
             session.execute(
                 insert(Identity), _identities(records, persons, profile_of, devices, now)
             )
-            session.execute(insert(Consent), _consents(records, persons, profile_of, now))
+            moved_to = _successors(previous, ids, persons, profile_of)
+            consents = _with_live_decisions(
+                _consents(records, persons, profile_of, now),
+                live,
+                moved_to,
+                set(profile_of.values()),
+            )
+            session.execute(insert(Consent), consents)
             merge_rows = [
                 {
                     "customer_id": profile_of[int(persons[link.a])],
@@ -406,6 +425,38 @@ def _identities(
     return rows
 
 
+def _with_live_decisions(
+    rows: list[dict[str, Any]],
+    live: Sequence[Any],
+    moved_to: dict[int, int],
+    kept: set[int],
+) -> list[dict[str, Any]]:
+    """The records' consents, each replaced by a live decision made after its record changed."""
+    by_key = {(r["customer_id"], r["channel"], r["purpose"]): r for r in rows}
+    for customer_id, channel, purpose, status, source, updated_at in live:
+        profile = customer_id if customer_id in kept else moved_to.get(customer_id)
+        if profile is None:
+            continue
+        decided = _utc(updated_at)
+        row = by_key.get((profile, channel, purpose))
+        if row is not None and row["decided_at"] is not None and row["decided_at"] >= decided:
+            continue
+        by_key[(profile, channel, purpose)] = {
+            "customer_id": profile,
+            "channel": channel,
+            "purpose": purpose,
+            "status": status,
+            "source": source,
+            "updated_at": decided,
+            "decided_at": decided,
+        }
+    return [{k: v for k, v in r.items() if k != "decided_at"} for r in by_key.values()]
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
 def _consents(
     records: dict[str, list[Any]], persons: np.ndarray, profile_of: dict[int, int], now: dt.datetime
 ) -> list[dict[str, Any]]:
@@ -418,6 +469,7 @@ def _consents(
             latest[label] = i
     rows = []
     for label, i in latest.items():
+        decided = records["updated_at"][i]
         for channel, column in (
             ("email", "accepts_email_marketing"),
             ("sms", "accepts_sms_marketing"),
@@ -430,6 +482,7 @@ def _consents(
                     "status": "granted" if records[column][i] else "denied",
                     "source": f"record {records['customer_id'][i]}",
                     "updated_at": now,
+                    "decided_at": _utc(decided) if decided is not None else None,
                 }
             )
     return rows

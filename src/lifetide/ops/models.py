@@ -23,8 +23,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.sql import true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql import true
 
 # Stable constraint names, so migrations can drop and alter them on every database.
 NAMING = {
@@ -397,6 +397,7 @@ class JourneySend(Base):
         # The dispatcher claims by status and due time; caps count a profile's recent sends.
         Index("ix_journey_sends_status_due_at", "status", "due_at"),
         Index("ix_journey_sends_profile_id_sent_at", "profile_id", "sent_at"),
+        Index("ix_journey_sends_provider_message_id", "provider_message_id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

@@ -51,6 +51,10 @@ def upgrade() -> None:
     op.create_index(
         "ix_journey_sends_profile_id_sent_at", "journey_sends", ["profile_id", "sent_at"]
     )
+    # A bounce report names the message by its Message-ID.
+    op.create_index(
+        "ix_journey_sends_provider_message_id", "journey_sends", ["provider_message_id"]
+    )
     op.create_table(
         "journey_inputs",
         sa.Column("id", Id),
@@ -132,6 +136,7 @@ def downgrade() -> None:
     op.drop_table("journey_cursors")
     op.drop_index("ix_journey_inputs_instance_id", table_name="journey_inputs")
     op.drop_table("journey_inputs")
+    op.drop_index("ix_journey_sends_provider_message_id", table_name="journey_sends")
     op.drop_index("ix_journey_sends_profile_id_sent_at", table_name="journey_sends")
     op.drop_index("ix_journey_sends_status_due_at", table_name="journey_sends")
     with op.batch_alter_table("journey_sends") as batch:
