@@ -84,7 +84,7 @@ def sms_provider() -> Iterator[tuple[SmsProvider, str]]:
     provider = SmsProvider()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             provider.requests.append(json.loads(self.rfile.read(length)))
             provider.headers.append(dict(self.headers))
@@ -95,7 +95,7 @@ def sms_provider() -> Iterator[tuple[SmsProvider, str]]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

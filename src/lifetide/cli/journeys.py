@@ -57,7 +57,6 @@ FileArgument = Annotated[
 IdArgument = Annotated[int, typer.Argument(help="The journey's id.")]
 
 
-
 class StatusChoice(StrEnum):
     """The statuses a journey can be in (see lifetide.journeys.store)."""
 
