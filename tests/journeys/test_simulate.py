@@ -46,7 +46,8 @@ def test_the_policy_gate_is_applied_with_its_reasons() -> None:
     (report,) = simulate([CART], events, people, DAYTIME, T0 + dt.timedelta(hours=2))
     # Never opted in: the gate skips the e-mail and says why.
     assert report.sends[("first_email", "email")] == {"skip": 1}
-    assert report.reasons["no marketing consent on email (never given)"] == 1
+    assert report.reasons[("skip", "no marketing consent on email (never given)")] == 1
+    assert report.reasons[("skip", "no sms address on the profile")] == 2
     # Opted out, or no e-mail address at all: e-mail is not reachable, so the step falls back
     # to SMS, which neither can get (no phone number).
     assert report.sends[("first_sms", "sms")] == {"skip": 2}
@@ -67,7 +68,7 @@ def test_quiet_hours_defer_and_caps_skip() -> None:
         night + dt.timedelta(hours=2),
     )
     assert report.sends[("first_email", "email")]["defer"] == 1
-    assert report.reasons["quiet hours in the customer's time zone"] == 1
+    assert report.reasons[("defer", "quiet hours in the customer's time zone")] == 1
 
 
 def test_reentry_rules_hold_in_the_replay() -> None:

@@ -107,7 +107,8 @@ def _as_dict(report: JourneyReport) -> dict[str, object]:
             {"step": step, "channel": channel, **dict(verdicts)}
             for (step, channel), verdicts in report.sends.items()
         ],
-        "not_sent_because": dict(report.reasons.most_common()),
+        "deferred_because": {r: n for (v, r), n in report.reasons.most_common() if v == "defer"},
+        "skipped_because": {r: n for (v, r), n in report.reasons.most_common() if v == "skip"},
         "conversions": report.conversions,
         "revenue": round(report.revenue, 2),
     }
@@ -134,8 +135,9 @@ def _print(report: JourneyReport) -> None:
             f"{verdicts['skip']:,}",
         )
     console.print(table)
-    for reason, count in report.reasons.most_common(5):
-        console.print(f"  not sent ({count:,}): {reason}", highlight=False)
+    for (verdict, reason), count in report.reasons.most_common(6):
+        word = "deferred" if verdict == "defer" else "skipped"
+        console.print(f"  {word} ({count:,}): {reason}", highlight=False)
 
 
 def worker_command(

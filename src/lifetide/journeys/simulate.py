@@ -56,7 +56,8 @@ class JourneyReport:
     outcomes: Counter[str] = field(default_factory=Counter)
     # (step, channel) -> verdict -> count; the verdict is send, defer or skip.
     sends: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)
-    reasons: Counter[str] = field(default_factory=Counter)
+    # (verdict, reason) -> count, for the sends not sent at once.
+    reasons: Counter[tuple[str, str]] = field(default_factory=Counter)
     conversions: int = 0
     revenue: float = 0.0
 
@@ -64,7 +65,7 @@ class JourneyReport:
         """Count one send's verdict and, unless it was sent, its reason."""
         self.sends.setdefault((step, channel), Counter())[verdict] += 1
         if verdict != "send":
-            self.reasons[reason] += 1
+            self.reasons[(verdict, reason)] += 1
 
 
 @dataclass
@@ -112,13 +113,15 @@ def simulate(
                 )
                 decision = decide(Message(action.channel, action.marketing), recipient, now, caps)
                 if person.address(action.channel) is None:
-                    report.count(action.step, action.channel, "skip", "no address")
+                    why = f"no {action.channel} address on the profile"
+                    report.count(action.step, action.channel, "skip", why)
                     continue
                 report.count(action.step, action.channel, decision.verdict, decision.reason)
                 if decision.verdict != "skip" and action.marketing:
                     sent[(person.profile_id, action.channel)].append(decision.until or now)
             elif isinstance(action, Skipped):
-                report.count(action.step, action.channel, "skip", action.reason)
+                why = person.unreachable_because(action.channel) or action.reason
+                report.count(action.step, action.channel, "skip", why)
             elif isinstance(action, Finished):
                 report.outcomes[action.outcome] += 1
                 if action.outcome == "goal" and goal is not None:
