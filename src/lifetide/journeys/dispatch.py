@@ -28,14 +28,13 @@ from lifetide.journeys.definition import Offer
 from lifetide.journeys.facts import Person, people
 from lifetide.journeys.policy import Caps, Decision, Message, Recipient, decide
 from lifetide.journeys.store import _write_lock, utc
-from lifetide.messaging.compose import compose_email
+from lifetide.messaging.compose import build_email, track_text
 from lifetide.messaging.feedback import apply_reports
 from lifetide.messaging.links import Links
 from lifetide.messaging.personalize import ContextRequest, MessageContexts
-from lifetide.messaging.promos import IssuedCode, PromoCodes
-from lifetide.messaging.template_store import TemplateNotFound, TemplateStore
-from lifetide.messaging.templates import TemplateProblem, render_email, render_text
-from lifetide.messaging.tokens import LinkSigner
+from lifetide.messaging.promos import CodeRequest, IssuedCode, PromoCodes
+from lifetide.messaging.template_store import TemplateStore
+from lifetide.messaging.templates import TemplateProblem, render_text
 from lifetide.ops.database import transaction
 from lifetide.ops.models import JourneyInstance, JourneySend, MessageTemplate
 
@@ -109,7 +108,7 @@ class Dispatcher:
         self._loop = asyncio.new_event_loop()
         self._transports: dict[str, Any] = {}
         settings = lifetide.settings
-        self._links = Links(settings.base_url, LinkSigner(settings.secret_key.get_secret_value()))
+        self._links = Links.from_settings(settings)
         self._templates = TemplateStore(lifetide.sessions, lifetide.clock)
         self._promos = PromoCodes(lifetide.sessions, lifetide.clock)
         self._contexts = MessageContexts(lifetide)
@@ -274,13 +273,9 @@ class Dispatcher:
                 failures.append((send, f"no template named {send.template!r}"))
                 continue
             try:
-                unsubscribe = self._links.unsubscribe_url(
-                    send.key, send.profile_id, "email", address
-                )
-                extra = {"unsubscribe_url": unsubscribe, "preferences_url": unsubscribe}
-                rendered = render_email(template, {**context, **extra})
-                message = compose_email(
-                    rendered,
+                message = build_email(
+                    template,
+                    context,
                     key=send.key,
                     to=address,
                     sender=sender,
@@ -307,19 +302,25 @@ class Dispatcher:
         return counts
 
     def _templates_for(self, names: set[str]) -> dict[str, MessageTemplate]:
-        found: dict[str, MessageTemplate] = {}
-        for name in names:
-            try:
-                found[name] = self._templates.get(name)
-            except TemplateNotFound:
-                continue
-        return found
+        return self._templates.get_many(names)
 
     def _codes(self, batch: Sequence[tuple[Claimed, Person]]) -> dict[str, IssuedCode]:
-        codes: dict[str, IssuedCode] = {}
-        for send, _ in batch:
-            if send.offer is not None:
-                codes[send.key] = self._promos.issue(send.key, send.profile_id, send.offer)
+        """Single-use codes for the sends with an offer, in one transaction, kept on the send."""
+        wanted = [
+            CodeRequest(send.key, send.profile_id, send.offer)
+            for send, _ in batch
+            if send.offer is not None
+        ]
+        if not wanted:
+            return {}
+        issued = self._promos.issue_many(wanted)
+        codes = {r.send_key: code for r, code in zip(wanted, issued, strict=True)}
+        by_key = {send.key: send.id for send, _ in batch}
+        with transaction(self._app.sessions) as session:
+            session.execute(
+                update(JourneySend),
+                [{"id": by_key[key], "promo_code": code.code} for key, code in codes.items()],
+            )
         return codes
 
     # -- SMS and push --------------------------------------------------------------------
@@ -357,7 +358,14 @@ class Dispatcher:
                 failures.append((send, f"no template named {send.template!r}"))
                 continue
             try:
-                body = render_text(template, context)
+                body = track_text(
+                    render_text(template, context),
+                    key=send.key,
+                    links=self._links,
+                    journey_id=send.journey_id,
+                    step=send.step,
+                    medium="sms" if send.channel == "sms" else "push",
+                )
             except TemplateProblem as problem:
                 failures.append((send, f"template {send.template!r}: {problem}"))
                 continue

@@ -24,15 +24,24 @@ class LinkSigner:
 
     def __init__(self, secret: str) -> None:
         self._secret = secret
+        # One serializer per purpose: an e-mail signs about eight links.
+        self._serializers: dict[str, URLSafeSerializer] = {}
+
+    def _serializer(self, purpose: Purpose) -> URLSafeSerializer:
+        serializer = self._serializers.get(purpose)
+        if serializer is None:
+            serializer = URLSafeSerializer(self._secret, salt=f"lifetide.{purpose}")
+            self._serializers[purpose] = serializer
+        return serializer
 
     def sign(self, purpose: Purpose, data: Mapping[str, Any]) -> str:
         """A URL-safe token carrying `data` (JSON-able) for `purpose`."""
-        return str(URLSafeSerializer(self._secret, salt=f"lifetide.{purpose}").dumps(dict(data)))
+        return str(self._serializer(purpose).dumps(dict(data)))
 
     def verify(self, purpose: Purpose, token: str) -> dict[str, Any]:
         """The data of a token made for `purpose`; `BadToken` when it is anything else."""
         try:
-            data = URLSafeSerializer(self._secret, salt=f"lifetide.{purpose}").loads(token)
+            data = self._serializer(purpose).loads(token)
         except BadSignature:
             raise BadToken(f"not a valid {purpose} token") from None
         if not isinstance(data, dict):
