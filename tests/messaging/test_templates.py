@@ -9,13 +9,12 @@ from typing import Any
 
 import pytest
 
+from lifetide.messaging.sandbox import date, money
 from lifetide.messaging.template_store import sample_context
 from lifetide.messaging.templates import (
     TemplateProblem,
     TemplateSpec,
     check_template,
-    date,
-    money,
     render_email,
     render_text,
     render_title,
