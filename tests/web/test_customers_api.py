@@ -83,3 +83,49 @@ def test_an_id_past_64_bits_is_refused_not_a_server_error(
     assert client.get("/api/customers/99999999999999999999").status_code == 422
     assert client.get("/api/customers/0").status_code == 422
     assert client.get("/api/customers?q=99999999999999999999").json() == []
+
+
+def test_the_customer_api_lists_messages_with_the_policys_reason_and_suppressions(
+    client: TestClient, analyst: None, app: Lifetide
+) -> None:
+    import datetime as dt
+
+    from lifetide.journeys.files import bundled_journeys
+    from lifetide.journeys.store import JourneyStore
+    from lifetide.messaging.suppressions import Suppressions
+    from lifetide.ops.database import transaction
+    from lifetide.ops.models import JourneySend
+
+    store = JourneyStore(app.sessions, app.clock)
+    cart = bundled_journeys()["cart_abandonment"]
+    journey_id = store.create(cart.name, cart, None).id
+    instance = store.open_instance(journey_id, 1, 11, "c1", step="first_email")
+    assert instance is not None
+    at = dt.datetime(2026, 5, 4, 10, tzinfo=dt.UTC)
+    with transaction(app.sessions) as session:
+        session.add(
+            JourneySend(
+                instance_id=instance,
+                journey_id=journey_id,
+                profile_id=11,
+                idempotency_key=f"{instance}:first_email:1",
+                step="first_email",
+                channel="email",
+                template="cart-reminder",
+                marketing=True,
+                status="skipped",
+                reason="no marketing consent on email (opted out)",
+                created_at=at,
+            )
+        )
+    Suppressions(app.sessions, app.clock).add(
+        "email", "ada@example.com", "hard_bounce", profile_id=11, detail="550 5.1.1", source="dsn"
+    )
+    data = client.get("/api/customers/11").json()
+    (message,) = data["messages"]
+    assert (message["journey"], message["status"], message["reason"]) == (
+        "Cart abandonment",
+        "skipped",
+        "no marketing consent on email (opted out)",
+    )
+    assert [(s["channel"], s["reason"]) for s in data["suppressions"]] == [("email", "hard_bounce")]

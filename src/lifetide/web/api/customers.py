@@ -71,6 +71,41 @@ class TimelineItemOut(BaseModel):
     details: dict[str, Any]
 
 
+class MessageOut(BaseModel):
+    """A journey message meant for the customer: the policy's decision and what they did."""
+
+    key: str
+    journey_id: int
+    journey: str | None
+    step: str
+    channel: str
+    template: str
+    marketing: bool
+    status: str = Field(description="pending, sending, sent, skipped, deferred, bounced, failed")
+    reason: str | None = Field(description="Why it was skipped, deferred or failed.")
+    address: str | None
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+    opened_at: dt.datetime | None
+    clicked_at: dt.datetime | None
+    bounced_at: dt.datetime | None
+    converted_at: dt.datetime | None
+    order_id: str | None
+    revenue: float | None
+    promo_code: str | None
+
+
+class SuppressionOut(BaseModel):
+    """An address of the customer's that must not get (some) messages, and why."""
+
+    channel: str
+    address: str
+    reason: str = Field(description="hard_bounce, complaint or unsubscribe")
+    detail: str | None
+    source: str | None
+    created_at: dt.datetime
+
+
 class CustomerOut(BaseModel):
     """A customer profile with its identifiers, consents, scores and recent activity."""
 
@@ -91,6 +126,8 @@ class CustomerOut(BaseModel):
     predictions: dict[str, Any] | None = Field(description="The predictions row; null unscored.")
     recommendations: list[RecommendationOut]
     timeline: list[TimelineItemOut] = Field(description="Newest first, at most 200 items.")
+    messages: list[MessageOut] = Field(description="Journey messages, newest first (100 at most).")
+    suppressions: list[SuppressionOut]
 
 
 @router.get("")
