@@ -24,6 +24,8 @@ class Mailbox:
     """An SMTP server that refuses addresses matching `bounce` (550) and keeps the rest."""
 
     bounce: re.Pattern[str] = re.compile(r"^bounce")
+    # Refused for policy (a relay's spam filter): says nothing about the address.
+    policy: re.Pattern[str] = re.compile(r"^policy")
     messages: list[EmailMessage] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -32,6 +34,8 @@ class Mailbox:
     ) -> str:
         if self.bounce.search(address):
             return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        if self.policy.search(address):
+            return "554 5.7.1 Message rejected under policy"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 Ok"
 

@@ -318,3 +318,66 @@ def test_one_click_unsubscribe_stops_every_marketing_email_at_once(
     assert all(
         "opted out" in (s.reason or "") or "suppressed" in (s.reason or "") for s in later_sends
     )
+
+
+def test_a_policy_refusal_fails_the_send_without_suppressing_the_address(
+    shop: Shop, mailbox: tuple[Mailbox, int]
+) -> None:
+    dee = _customer(shop, "u4", "policy-dee@shop.test")
+    _leave_cart(shop, "u4", "c4")
+    shop.later(hours=1)
+    (send,) = shop.sends(dee)
+    assert (send.status, send.bounced_at) == ("failed", None)
+    assert "5.7.1" in (send.reason or "")
+    with shop.app.sessions() as session:
+        assert session.scalar(select(Suppression.id)) is None
+
+
+def test_an_address_that_cannot_be_written_fails_alone_and_the_others_go_out(
+    shop: Shop, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, _ = mailbox
+    odd = _customer(shop, "u5", 'odd"one@shop.test')
+    ann = _customer(shop, "u1", "ann@shop.test")
+    _leave_cart(shop, "u5", "c5")
+    _leave_cart(shop, "u1", "c1")
+    shop.later(hours=1)
+    assert len(box.to("ann@shop.test")) == 1
+    (bad,) = shop.sends(odd)
+    assert bad.status == "failed" and bad.reason
+    (good,) = shop.sends(ann)
+    assert good.status == "sent"
+
+
+def test_a_reminder_deferred_by_quiet_hours_is_dropped_once_she_has_bought(
+    shop: Shop, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, _ = mailbox
+    # Tokyo: an hour after 14:00 UTC is midnight there, inside quiet hours (21:00-08:00).
+    shop.track(
+        {
+            "type": "identify",
+            "userId": "u6",
+            "traits": {"email": "yui@shop.test", "email_opt_in": True},
+            "context": {"timezone": "Asia/Tokyo"},
+        }
+    )
+    shop.settle()
+    yui = shop.profile("u6")
+    _leave_cart(shop, "u6", "c6")
+    shop.later(hours=1)
+    (send,) = shop.sends(yui)
+    assert send.status == "deferred" and "quiet hours" in (send.reason or "")
+    shop.track(
+        {
+            "type": "track",
+            "userId": "u6",
+            "event": "Order Completed",
+            "properties": {"cart_id": "c6", "order_id": "o-6", "revenue": 20},
+        }
+    )
+    shop.settle()
+    shop.later(hours=9)  # 08:00 in Tokyo: the deferral ends
+    (send,) = shop.sends(yui)
+    assert send.status == "skipped" and "ended (goal)" in (send.reason or "")
+    assert box.to("yui@shop.test") == []

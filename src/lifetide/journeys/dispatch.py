@@ -12,22 +12,29 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
-
 from lifetide.channels.bounces import BounceReport
 from lifetide.channels.messages import DeliveryResult, OutgoingEmail, OutgoingText, TextChannel
 from lifetide.channels.select import email_transport, text_transport
 from lifetide.context import Lifetide
-from lifetide.journeys.definition import Offer
 from lifetide.journeys.facts import Person, people
+from lifetide.journeys.outbox import (
+    MAX_ATTEMPTS,
+    RESENT,
+    Claimed,
+    address_refused,
+    claim,
+    hand_over,
+    recent_marketing,
+    settle,
+)
 from lifetide.journeys.policy import Caps, Decision, Message, Recipient, decide
-from lifetide.journeys.store import _write_lock, utc
+from lifetide.journeys.store import _write_lock
 from lifetide.messaging.compose import build_email, track_text
 from lifetide.messaging.feedback import apply_reports
 from lifetide.messaging.links import Links
@@ -36,30 +43,12 @@ from lifetide.messaging.promos import CodeRequest, IssuedCode, PromoCodes
 from lifetide.messaging.template_store import TemplateStore
 from lifetide.messaging.templates import TemplateProblem, render_text
 from lifetide.ops.database import transaction
-from lifetide.ops.models import JourneyInstance, JourneySend, MessageTemplate
+from lifetide.ops.models import MessageTemplate
 
-DEFAULT_LEASE = dt.timedelta(minutes=2)
-MAX_ATTEMPTS = 8
-RESENT = "resent after an interrupted attempt"
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """A send this dispatcher holds: what the outbox row says."""
-
-    id: int
-    key: str
-    instance_id: int
-    journey_id: int
-    profile_id: int
-    step: str
-    channel: str
-    template: str
-    marketing: bool
-    offer: Offer | None
-    attempts: int
-    in_doubt: bool
-    instance_key: str | None = None
+# Long enough for one chunk's worst case (SMTP timeouts and retries); renewed per chunk.
+DEFAULT_LEASE = dt.timedelta(minutes=5)
+TEXT_CHUNK = 8
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -112,7 +101,8 @@ class Dispatcher:
         self._templates = TemplateStore(lifetide.sessions, lifetide.clock)
         self._promos = PromoCodes(lifetide.sessions, lifetide.clock)
         self._contexts = MessageContexts(lifetide)
-        self._chunk = 4 * settings.smtp_connections
+        # One message in flight per connection: after a crash at most that many are in doubt.
+        self._chunk = settings.smtp_connections
 
     def close(self) -> None:
         """Close the channel connections and the event loop."""
@@ -124,15 +114,29 @@ class Dispatcher:
     def dispatch(self, limit: int = 200) -> DispatchResult:
         """One round: claim up to `limit` due sends and settle each; zeros when none is due."""
         now = self._app.clock.now()
-        claimed = self._claim(now, limit)
+        with transaction(self._app.sessions) as session:
+            _write_lock(session)
+            claimed = claim(session, self._worker, now, limit, self._lease)
         if not claimed:
             return DispatchResult(0, 0, 0, 0, 0, 0, 0)
-        with self._app.sessions() as session:
-            persons = people(session, {c.profile_id for c in claimed})
-            recent = _recent_marketing(session, {c.profile_id for c in claimed}, now)
-        go: list[tuple[Claimed, Person]] = []
+        counts: dict[str, int] = defaultdict(int)
+        failures: list[tuple[Claimed, str]] = []
         verdicts: list[tuple[Claimed, Decision]] = []
+        live: list[Claimed] = []
         for send in claimed:
+            if send.bad_offer is not None:
+                failures.append((send, send.bad_offer))
+            elif send.in_doubt and send.attempts >= MAX_ATTEMPTS:
+                failures.append((send, f"gave up after {send.attempts} interrupted attempts"))
+            elif (why := send.moot()) is not None:
+                verdicts.append((send, Decision("skip", why)))
+            else:
+                live.append(send)
+        with self._app.sessions() as session:
+            persons = people(session, {c.profile_id for c in live})
+            recent = recent_marketing(session, {c.profile_id for c in live}, now)
+        go: list[tuple[Claimed, Person]] = []
+        for send in live:
             person = persons.get(send.profile_id, Person(send.profile_id))
             decision = self._decide(send, person, recent, now)
             if decision.verdict == "send":
@@ -140,7 +144,8 @@ class Dispatcher:
             else:
                 verdicts.append((send, decision))
         self._settle_decisions(verdicts)
-        counts: dict[str, int] = defaultdict(int)
+        self._fail(failures)
+        counts["failed"] += len(failures)
         for _send, decision in verdicts:
             counts["skipped" if decision.verdict == "skip" else "deferred"] += 1
         emails = [(s, p) for s, p in go if s.channel == "email"]
@@ -160,46 +165,6 @@ class Dispatcher:
         )
 
     # -- claiming and deciding -----------------------------------------------------------
-
-    def _claim(self, now: dt.datetime, limit: int) -> list[Claimed]:
-        free = or_(JourneySend.claimed_until.is_(None), JourneySend.claimed_until <= now)
-        due = or_(
-            JourneySend.status.in_(("pending", "deferred")) & (JourneySend.due_at <= now) & free,
-            # Handed to a channel by a dispatcher that then died: in doubt, sent again.
-            (JourneySend.status == "sending") & (JourneySend.claimed_until <= now),
-        )
-        query = (
-            select(JourneySend)
-            .where(due)
-            .order_by(JourneySend.due_at, JourneySend.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        with transaction(self._app.sessions) as session:
-            _write_lock(session)
-            rows = list(session.scalars(query))
-            if not rows:
-                return []
-            keys = dict(
-                session.execute(
-                    select(JourneyInstance.id, JourneyInstance.instance_key).where(
-                        JourneyInstance.id.in_({row.instance_id for row in rows})
-                    )
-                ).all()
-            )
-            claimed = [_claimed(row, keys.get(row.instance_id)) for row in rows]
-            session.execute(
-                update(JourneySend),
-                [
-                    {
-                        "id": row.id,
-                        "claimed_by": self._worker,
-                        "claimed_until": now + self._lease,
-                    }
-                    for row in rows
-                ],
-            )
-            return claimed
 
     def _decide(
         self,
@@ -232,14 +197,12 @@ class Dispatcher:
                 "id": send.id,
                 "status": "skipped" if decision.verdict == "skip" else "deferred",
                 "reason": decision.reason,
-                "claimed_by": None,
-                "claimed_until": None,
             }
             if decision.until is not None:
                 row["due_at"] = decision.until
             rows.append(row)
         with transaction(self._app.sessions) as session:
-            session.execute(update(JourneySend), rows)
+            settle(session, self._worker, rows)
 
     # -- e-mail --------------------------------------------------------------------------
 
@@ -250,21 +213,11 @@ class Dispatcher:
         if not batch:
             return counts
         templates = self._templates_for({s.template for s, _ in batch})
-        codes = self._codes(batch)
-        requests = [
-            ContextRequest(
-                profile_id=s.profile_id,
-                journey_id=s.journey_id,
-                step=s.step,
-                instance_key=s.instance_key,
-                send_key=s.key,
-                offer=codes.get(s.key),
-            )
-            for s, _ in batch
-        ]
-        contexts = self._contexts.build(requests)
-        outgoing: list[tuple[Claimed, str, OutgoingEmail]] = []
         failures: list[tuple[Claimed, str]] = []
+        codes = self._codes(batch, failures)
+        batch = [(s, p) for s, p in batch if s.offer is None or s.key in codes]
+        contexts = self._contexts.build(self._requests(batch, codes))
+        outgoing: list[tuple[Claimed, str, OutgoingEmail]] = []
         sender = self._app.settings.email_from
         for (send, person), context in zip(batch, contexts, strict=True):
             template = templates.get(send.template)
@@ -288,6 +241,10 @@ class Dispatcher:
             except TemplateProblem as problem:
                 failures.append((send, f"template {send.template!r}: {problem}"))
                 continue
+            except Exception as err:  # one bad row (an odd address) must not stop the others
+                log.exception("send %s: the e-mail could not be built", send.key)
+                failures.append((send, f"the e-mail could not be built: {err}"))
+                continue
             outgoing.append((send, address, OutgoingEmail(send.key, address, message)))
         self._fail(failures)
         counts["failed"] += len(failures)
@@ -301,26 +258,52 @@ class Dispatcher:
                 counts[outcome] += n
         return counts
 
+    @staticmethod
+    def _requests(
+        batch: Sequence[tuple[Claimed, Person]], codes: dict[str, IssuedCode]
+    ) -> list[ContextRequest]:
+        return [
+            ContextRequest(
+                profile_id=s.profile_id,
+                journey_id=s.journey_id,
+                step=s.step,
+                instance_key=s.instance_key,
+                send_key=s.key,
+                offer=codes.get(s.key),
+            )
+            for s, _ in batch
+        ]
+
     def _templates_for(self, names: set[str]) -> dict[str, MessageTemplate]:
         return self._templates.get_many(names)
 
-    def _codes(self, batch: Sequence[tuple[Claimed, Person]]) -> dict[str, IssuedCode]:
-        """Single-use codes for the sends with an offer, in one transaction, kept on the send."""
-        wanted = [
-            CodeRequest(send.key, send.profile_id, send.offer)
+    def _codes(
+        self, batch: Sequence[tuple[Claimed, Person]], failures: list[tuple[Claimed, str]]
+    ) -> dict[str, IssuedCode]:
+        """Single-use codes for the sends with an offer (kept on the send); failures noted."""
+        wanted = {
+            send.key: (send, CodeRequest(send.key, send.profile_id, send.offer))
             for send, _ in batch
             if send.offer is not None
-        ]
+        }
         if not wanted:
             return {}
-        issued = self._promos.issue_many(wanted)
-        codes = {r.send_key: code for r, code in zip(wanted, issued, strict=True)}
-        by_key = {send.key: send.id for send, _ in batch}
-        with transaction(self._app.sessions) as session:
-            session.execute(
-                update(JourneySend),
-                [{"id": by_key[key], "promo_code": code.code} for key, code in codes.items()],
-            )
+        codes: dict[str, IssuedCode] = {}
+        try:
+            requests = [r for _, r in wanted.values()]
+            codes = dict(zip(wanted, self._promos.issue_many(requests), strict=True))
+        except Exception:
+            # One at a time, so only the send whose code cannot be issued fails.
+            log.exception("promo codes for a batch failed; issuing one by one")
+            for key, (send, request) in wanted.items():
+                try:
+                    codes[key] = self._promos.issue(key, request.profile_id, request.offer)
+                except Exception as err:
+                    failures.append((send, f"no promo code could be issued: {err}"))
+        if codes:
+            with transaction(self._app.sessions) as session:
+                rows = [{"id": wanted[k][0].id, "promo_code": c.code} for k, c in codes.items()]
+                settle(session, self._worker, rows, release=False)
         return codes
 
     # -- SMS and push --------------------------------------------------------------------
@@ -332,21 +315,11 @@ class Dispatcher:
         if not batch:
             return counts
         templates = self._templates_for({s.template for s, _ in batch})
-        codes = self._codes(batch)
-        requests = [
-            ContextRequest(
-                profile_id=s.profile_id,
-                journey_id=s.journey_id,
-                step=s.step,
-                instance_key=s.instance_key,
-                send_key=s.key,
-                offer=codes.get(s.key),
-            )
-            for s, _ in batch
-        ]
-        contexts = self._contexts.build(requests)
-        by_channel: dict[str, list[tuple[Claimed, str, OutgoingText]]] = defaultdict(list)
         failures: list[tuple[Claimed, str]] = []
+        codes = self._codes(batch, failures)
+        batch = [(s, p) for s, p in batch if s.offer is None or s.key in codes]
+        contexts = self._contexts.build(self._requests(batch, codes))
+        by_channel: dict[str, list[tuple[Claimed, str, OutgoingText]]] = defaultdict(list)
         for (send, person), context in zip(batch, contexts, strict=True):
             template = templates.get(send.template)
             address = person.address(send.channel) or ""
@@ -369,6 +342,10 @@ class Dispatcher:
             except TemplateProblem as problem:
                 failures.append((send, f"template {send.template!r}: {problem}"))
                 continue
+            except Exception as err:
+                log.exception("send %s: the text could not be built", send.key)
+                failures.append((send, f"the message could not be built: {err}"))
+                continue
             channel: TextChannel = "sms" if send.channel == "sms" else "push"
             text = OutgoingText(send.key, address, body, channel, {"journey_id": send.journey_id})
             by_channel[send.channel].append((send, address, text))
@@ -376,12 +353,13 @@ class Dispatcher:
         counts["failed"] += len(failures)
         for name, all_items in by_channel.items():
             transport = self._transport(name)
-            items = self._hand_over(all_items)
-            if not items:
-                continue
-            results = self._loop.run_until_complete(transport.send([t for _, _, t in items]))
-            for outcome, n in self._settle(items, results).items():
-                counts[outcome] += n
+            for start in range(0, len(all_items), TEXT_CHUNK):
+                items = self._hand_over(all_items[start : start + TEXT_CHUNK])
+                if not items:
+                    continue
+                results = self._loop.run_until_complete(transport.send([t for _, _, t in items]))
+                for outcome, n in self._settle(items, results).items():
+                    counts[outcome] += n
         return counts
 
     def _transport(self, channel: str) -> Any:
@@ -399,50 +377,18 @@ class Dispatcher:
     def _hand_over(
         self, items: Sequence[tuple[Claimed, str, Any]]
     ) -> list[tuple[Claimed, str, Any]]:
-        """Mark sends `sending` just before the channel gets them, if this dispatcher holds them.
-
-        Only what is marked here can be in doubt after a crash, so a dispatcher killed with a
-        large claim re-sends at most the chunk it was delivering. A claim that lapsed (this
-        dispatcher was too slow) is another's now and is not sent from here.
-        """
+        """The items still ours, now `sending`: only these can be in doubt after a crash."""
         now = self._app.clock.now()
-        ids = [send.id for send, _, _ in items]
         with transaction(self._app.sessions) as session:
-            mine = set(
-                session.scalars(
-                    update(JourneySend)
-                    .where(
-                        JourneySend.id.in_(ids),
-                        JourneySend.claimed_by == self._worker,
-                        JourneySend.claimed_until > now,
-                    )
-                    .values(
-                        status="sending",
-                        claimed_until=now + self._lease,
-                        attempts=JourneySend.attempts + 1,
-                    )
-                    .returning(JourneySend.id)
-                )
-            )
+            mine = hand_over(session, self._worker, [s.id for s, _, _ in items], now, self._lease)
         return [item for item in items if item[0].id in mine]
 
     def _fail(self, failures: Sequence[tuple[Claimed, str]]) -> None:
         if not failures:
             return
+        rows = [{"id": s.id, "status": "failed", "reason": why} for s, why in failures]
         with transaction(self._app.sessions) as session:
-            session.execute(
-                update(JourneySend),
-                [
-                    {
-                        "id": s.id,
-                        "status": "failed",
-                        "reason": why,
-                        "claimed_by": None,
-                        "claimed_until": None,
-                    }
-                    for s, why in failures
-                ],
-            )
+            settle(session, self._worker, rows)
 
     def _settle(
         self, items: Sequence[tuple[Claimed, str, Any]], results: Sequence[DeliveryResult]
@@ -453,12 +399,7 @@ class Dispatcher:
         bounces: list[BounceReport] = []
         for (send, address, _), result in zip(items, results, strict=True):
             counts[result.outcome] += 1
-            row: dict[str, Any] = {
-                "id": send.id,
-                "address": address,
-                "claimed_by": None,
-                "claimed_until": None,
-            }
+            row: dict[str, Any] = {"id": send.id, "address": address}
             if result.outcome == "sent":
                 row.update(
                     status="sent",
@@ -469,6 +410,11 @@ class Dispatcher:
             elif result.outcome == "retry" and send.attempts + 1 < MAX_ATTEMPTS:
                 wait = dt.timedelta(minutes=min(60, 2**send.attempts))
                 row.update(status="pending", due_at=now + wait, reason=result.detail)
+            elif result.outcome == "bounced" and not address_refused(result.code, result.detail):
+                # Refused for policy, content or relay reasons: the address may be fine.
+                counts["bounced"] -= 1
+                counts["failed"] += 1
+                row.update(status="failed", reason=result.detail)
             elif result.outcome == "bounced":
                 # bounced_at is left to apply_reports: it journals the bounce (and so the
                 # journey's fallback) only for a send it sees bounce for the first time.
@@ -487,43 +433,7 @@ class Dispatcher:
                 row.update(status="failed", reason=result.detail)
             rows.append(row)
         with transaction(self._app.sessions) as session:
-            session.execute(update(JourneySend), rows)
+            settle(session, self._worker, rows)
         if bounces:
             apply_reports(self._app, bounces, "smtp")
         return counts
-
-
-def _claimed(row: JourneySend, instance_key: str | None) -> Claimed:
-    offer = Offer.model_validate(row.offer) if row.offer else None
-    return Claimed(
-        id=int(row.id),
-        key=row.idempotency_key,
-        instance_id=int(row.instance_id),
-        journey_id=int(row.journey_id or 0),
-        profile_id=int(row.profile_id or 0),
-        step=row.step,
-        channel=row.channel,
-        template=row.template,
-        marketing=bool(row.marketing),
-        offer=offer,
-        attempts=int(row.attempts or 0),
-        in_doubt=row.status == "sending",
-        instance_key=instance_key,
-    )
-
-
-def _recent_marketing(
-    session: Session, profiles: set[int], now: dt.datetime
-) -> dict[tuple[int, str], list[dt.datetime]]:
-    """Marketing sent to these profiles in the last week, per (profile, channel)."""
-    recent: dict[tuple[int, str], list[dt.datetime]] = defaultdict(list)
-    query = select(JourneySend.profile_id, JourneySend.channel, JourneySend.sent_at).where(
-        JourneySend.profile_id.in_(profiles),
-        JourneySend.marketing.is_(True),
-        JourneySend.status == "sent",
-        JourneySend.sent_at > now - dt.timedelta(days=7),
-    )
-    for profile_id, channel, sent_at in session.execute(query).all():
-        if profile_id is not None and sent_at is not None:
-            recent[(int(profile_id), channel)].append(utc(sent_at))
-    return recent

@@ -1,0 +1,233 @@
+"""The outbox of journey sends in the operational database: claiming, handing over, settling.
+
+A send row moves pending/deferred -> (claimed) -> sending -> sent | bounced | failed | pending
+(retry later), or -> skipped/deferred by the policy gate. Every write after the claim is made
+only while this dispatcher still holds the claim (`claimed_by`), so a dispatcher that lost a
+claim to a slow round can never overwrite what the new holder decided.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy.orm import Session
+
+from lifetide.journeys.definition import Offer
+from lifetide.journeys.store import utc
+from lifetide.ops.models import JourneyInstance, JourneyRecord, JourneySend
+
+MAX_ATTEMPTS = 8
+RESENT = "resent after an interrupted attempt"
+# An instance that ended this way makes its still-queued marketing moot (she bought, or the
+# cart's own order came, or the journey was stopped).
+ENDED = frozenset({"goal", "ended", "stopped"})
+_SENDS: Table = JourneySend.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A send this dispatcher holds: what the outbox row says, and about its journey."""
+
+    id: int
+    key: str
+    instance_id: int
+    journey_id: int
+    profile_id: int
+    step: str
+    channel: str
+    template: str
+    marketing: bool
+    offer: Offer | None
+    attempts: int
+    in_doubt: bool
+    instance_key: str | None = None
+    instance_outcome: str | None = None
+    journey_status: str | None = None
+    bad_offer: str | None = None
+
+    def moot(self) -> str | None:
+        """Why this send should no longer go out (journey stopped, instance ended), or None."""
+        if self.journey_status == "stopped":
+            return "the journey was stopped before it was sent"
+        if self.marketing and self.instance_outcome in ENDED:
+            return f"the customer's journey ended ({self.instance_outcome}) before it was sent"
+        return None
+
+
+def claim(
+    session: Session, worker: str, now: dt.datetime, limit: int, lease: dt.timedelta
+) -> list[Claimed]:
+    """Claim up to `limit` due sends for `worker` (the caller's transaction holds the lock)."""
+    paused = select(JourneyRecord.id).where(JourneyRecord.status == "paused")
+    free = or_(JourneySend.claimed_until.is_(None), JourneySend.claimed_until <= now)
+    due = or_(
+        JourneySend.status.in_(("pending", "deferred")) & (JourneySend.due_at <= now) & free,
+        # Handed to a channel by a dispatcher that then died: in doubt, sent again.
+        (JourneySend.status == "sending") & (JourneySend.claimed_until <= now),
+    )
+    query = (
+        select(JourneySend)
+        # A paused journey's queued messages wait for it, like its instances.
+        .where(due, or_(JourneySend.journey_id.is_(None), JourneySend.journey_id.not_in(paused)))
+        .order_by(JourneySend.due_at, JourneySend.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = list(session.scalars(query))
+    if not rows:
+        return []
+    instances = {
+        i: (key, outcome)
+        for i, key, outcome in session.execute(
+            select(JourneyInstance.id, JourneyInstance.instance_key, JourneyInstance.outcome).where(
+                JourneyInstance.id.in_({row.instance_id for row in rows})
+            )
+        ).all()
+    }
+    journeys = dict(
+        session.execute(
+            select(JourneyRecord.id, JourneyRecord.status).where(
+                JourneyRecord.id.in_({row.journey_id for row in rows if row.journey_id})
+            )
+        ).all()
+    )
+    session.execute(
+        update(JourneySend),
+        [{"id": r.id, "claimed_by": worker, "claimed_until": now + lease} for r in rows],
+    )
+    return [
+        _claimed(
+            r,
+            *instances.get(r.instance_id, (None, None)),
+            journeys.get(r.journey_id) if r.journey_id is not None else None,
+        )
+        for r in rows
+    ]
+
+
+def hand_over(
+    session: Session, worker: str, ids: Sequence[int], now: dt.datetime, lease: dt.timedelta
+) -> set[int]:
+    """Mark sends `sending` as the channel gets them; the ids this worker still held."""
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            update(JourneySend)
+            .where(
+                JourneySend.id.in_(ids),
+                JourneySend.claimed_by == worker,
+                JourneySend.claimed_until > now,
+            )
+            .values(
+                status="sending",
+                claimed_until=now + lease,
+                attempts=JourneySend.attempts + 1,
+            )
+            .returning(JourneySend.id)
+        )
+    )
+
+
+def settle(
+    session: Session, worker: str, rows: Iterable[Mapping[str, Any]], *, release: bool = True
+) -> None:
+    """Write each row's values to its send, only where `worker` still holds it.
+
+    With `release` (the default) the claim ends with the write.
+    """
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        values = {k: v for k, v in row.items() if k != "id"}
+        if release:
+            values.update(claimed_by=None, claimed_until=None)
+        groups[tuple(sorted(values))].append({"_id": row["id"], "_me": worker, **values})
+    for columns, params in groups.items():
+        statement = (
+            update(_SENDS)
+            .where(_SENDS.c.id == bindparam("_id"), _SENDS.c.claimed_by == bindparam("_me"))
+            .values({c: bindparam(c) for c in columns})
+        )
+        session.execute(statement, params)
+
+
+def recent_marketing(
+    session: Session, profiles: set[int], now: dt.datetime
+) -> dict[tuple[int, str], list[dt.datetime]]:
+    """Marketing sent, or being sent, to these profiles in the last week per (profile, channel).
+
+    Sends another dispatcher is delivering right now count too, so two workers cannot each
+    pass a customer's daily cap with one message.
+    """
+    recent: dict[tuple[int, str], list[dt.datetime]] = defaultdict(list)
+    week = now - dt.timedelta(days=7)
+    query = select(
+        JourneySend.profile_id, JourneySend.channel, JourneySend.sent_at, JourneySend.status
+    ).where(
+        JourneySend.profile_id.in_(profiles),
+        JourneySend.marketing.is_(True),
+        or_(
+            (JourneySend.status == "sent") & (JourneySend.sent_at > week),
+            JourneySend.status == "sending",
+        ),
+    )
+    for profile_id, channel, sent_at, status in session.execute(query).all():
+        if profile_id is None:
+            continue
+        at = now if status == "sending" or sent_at is None else utc(sent_at)
+        recent[(int(profile_id), channel)].append(at)
+    return recent
+
+
+# Enhanced status codes (RFC 3463) that mean the address itself does not take mail: bad
+# mailbox (5.1.x) or a disabled one (5.2.1). Policy, content or relay refusals (5.7.x, 5.3.x,
+# 5.6.x) say nothing about the address and must not suppress it.
+_ENHANCED = re.compile(r"\b5\.(\d{1,3})\.(\d{1,3})\b")
+
+
+def address_refused(code: int | None, detail: str | None) -> bool:
+    """Whether an SMTP 5xx refusal means the recipient's address is dead (a hard bounce)."""
+    found = _ENHANCED.search(detail or "")
+    if found is not None:
+        subject, number = int(found.group(1)), int(found.group(2))
+        return subject == 1 or (subject, number) == (2, 1)
+    return code in (550, 551, 553)
+
+
+def _claimed(
+    row: JourneySend,
+    instance_key: str | None,
+    outcome: str | None,
+    journey_status: str | None,
+) -> Claimed:
+    offer, bad = None, None
+    if row.offer:
+        try:
+            offer = Offer.model_validate(row.offer)
+        except ValidationError as err:
+            bad = f"the stored offer is not valid: {err.errors()[0]['msg']}"
+    return Claimed(
+        id=int(row.id),
+        key=row.idempotency_key,
+        instance_id=int(row.instance_id),
+        journey_id=int(row.journey_id or 0),
+        profile_id=int(row.profile_id or 0),
+        step=row.step,
+        channel=row.channel,
+        template=row.template,
+        marketing=bool(row.marketing),
+        offer=offer,
+        attempts=int(row.attempts or 0),
+        in_doubt=row.status == "sending",
+        instance_key=instance_key,
+        instance_outcome=outcome,
+        journey_status=journey_status,
+        bad_offer=bad,
+    )
