@@ -60,6 +60,8 @@ INSERT INTO events (message_id, type, event, timestamp, user_id, anonymous_id, p
   'Mane', 25, 1, 'c-ada', '{}'),
  ('b1', 'track', 'Product Added', '2026-05-10 09:00', 'u-bo', 'dev-bo', 'p2', 'makeup',
   'Hue', 40, 1, 'c-bo', '{}'),
+ ('b2', 'track', 'Product Added', '2026-05-10 10:30', 'u-bo', 'dev-bo', 'p7', 'skincare',
+  'Glow', 6, 1, 'c-ada', '{"name": "Claim your refund", "url": "https://evil.test/login"}'),
  ('v1', 'track', 'Product Viewed', '2026-05-09 10:00', 'u-ada', NULL, 'p4', NULL, NULL, NULL,
   NULL, NULL, '{}'),
  ('v2', 'track', 'Product Viewed', '2026-05-09 11:00', NULL, 'dev-ada', 'p5', NULL, NULL, NULL,
@@ -194,7 +196,8 @@ def test_a_full_context(app: Lifetide) -> None:
         ("p9", "Gift Wrap", 1, Decimal("4.50"), Decimal("4.50")),
     ]
     assert cart["items"][0]["image_url"] == "https://shop.example.com/i/p1.jpg"
-    assert cart["items"][1]["image_url"] == "https://cdn.example.com/wrap.png"
+    # Not in the catalog: its name comes from the event, never a link or an image.
+    assert (cart["items"][1]["image_url"], cart["items"][1]["url"]) == (None, None)
     assert (cart["id"], cart["total"], cart["quantity"]) == ("c-ada", Decimal("64.50"), 3)
     assert cart["url"] == "https://shop.example.com/cart"
     # Newest view first; a device's view counts when no one was signed in; Bo's does not.

@@ -68,7 +68,8 @@ class _Reads:
     customers: dict[int, Customer]
     predictions: dict[int, dict[str, Any]]
     recommended: dict[int, list[str]]
-    carts: dict[str, list[dict[str, Any]]]
+    # By (survivor profile, cart id): a cart's lines are only its owner's own events.
+    carts: dict[tuple[int, str], list[dict[str, Any]]]
     viewed: dict[int, list[dict[str, Any]]]
     products: dict[str, dict[str, Any]]
 
@@ -107,7 +108,9 @@ class MessageContexts:
     def _build(self, requests: Sequence[ContextRequest]) -> list[dict[str, Any]]:
         survivors, customers = self._customers({r.profile_id for r in requests})
         profiles = sorted(set(survivors.values()))
-        carts = sorted({r.instance_key for r in requests if r.instance_key})
+        carts = sorted(
+            {(survivors[r.profile_id], r.instance_key) for r in requests if r.instance_key}
+        )
         reads = _Reads(customers, {}, {}, {}, {}, {})
         warehouse = self._app.warehouse
         present = set(warehouse.thread_backend().list_tables())
@@ -136,18 +139,22 @@ class MessageContexts:
                 reads.recommended.setdefault(int(row["profile_id"]), []).append(
                     str(row["product_id"])
                 )
-        if "events" in present and carts:
+        keys = self._keys(profiles)
+        if "events" in present and carts and keys:
             cart_table = pa.table(
                 {
-                    "cart": pa.array(carts, pa.string()),
-                    "until": pa.array([until] * len(carts), pa.timestamp("us")),
+                    "cart": pa.array([c for _, c in carts], pa.string()),
+                    "cart_profile": pa.array([p for p, _ in carts], pa.int64()),
                 }
             )
             for row in self._reader.read(
-                warehouse, _carts_query, {"events": EVENTS}, {"carts": cart_table}
+                warehouse,
+                _carts_query,
+                {"events": EVENTS},
+                {"carts": cart_table, "owners": _owners(keys, until)},
             ):
-                reads.carts.setdefault(str(row["cart_id"]), []).append(row)
-        keys = self._keys(profiles)
+                cart = (int(row.pop("cart_profile")), str(row["cart_id"]))
+                reads.carts.setdefault(cart, []).append(row)
         if "events" in present and keys and self._viewed > 0:
             for row in self._reader.read(
                 warehouse,
@@ -186,7 +193,8 @@ class MessageContexts:
     ) -> dict[str, Any]:
         customer = reads.customers.get(profile)
         predictions = reads.predictions.get(profile, {})
-        items = [self._item(i, reads.products) for i in reads.carts.get(r.instance_key or "", [])]
+        lines = reads.carts.get((profile, r.instance_key or ""), [])
+        items = [self._item(i, reads.products) for i in lines]
         in_cart = {i["product_id"] for i in items}
         recommended = [
             reads.products[p]
@@ -299,13 +307,17 @@ def _customer(profile: int, row: Customer | None) -> dict[str, Any]:
 
 
 def _from_event(line: dict[str, Any]) -> dict[str, Any]:
-    """A product known only from the event that named it (not in the catalog)."""
+    """A product known only from the event that named it (not in the catalog).
+
+    Its name and price come from the event; its link and image do not: an address in an
+    e-mail the shop signs must come from the shop's catalog, not from a tracking call.
+    """
     return {
         "product_id": line["product_id"],
         "name": line.get("name") or line["product_id"],
         "price": line.get("price"),
-        "image_url": line.get("image_url"),
-        "url": line.get("url"),
+        "image_url": None,
+        "url": None,
         "category": line.get("category"),
         "brand": line.get("brand"),
     }
@@ -408,19 +420,35 @@ def _event_details(events: ir.Table) -> dict[str, Any]:
     }
 
 
-def _carts_query(events: ir.Table, carts: ir.Table) -> ir.Table:
-    """What is in each cart: units added minus units removed, per product, oldest first."""
+def _carts_query(events: ir.Table, carts: ir.Table, owners: ir.Table) -> ir.Table:
+    """What is in each cart: units added minus units removed, per product, oldest first.
+
+    Only the cart owner's own events count (as for viewed products: the signed-in user's, a
+    device's only when no one was signed in): a cart id is not a secret, and another visitor
+    must not be able to put lines into someone else's reminder.
+    """
     e = events.filter(
         events.event.isin([PRODUCT_ADDED, PRODUCT_REMOVED]), events.product_id.notnull()
     )
-    lines = e.inner_join(carts, e.cart_id == carts.cart)
+    signed_in = e.user_id.notnull()
+    mine = e.inner_join(
+        owners,
+        [
+            ibis.ifelse(signed_in, e.user_id, e.anonymous_id) == owners.owner_id,
+            ibis.ifelse(signed_in, "r", "d") == owners.owner_kind,
+        ],
+    )
+    lines = mine.inner_join(
+        carts, [mine.cart_id == carts.cart, mine.owner_profile == carts.cart_profile]
+    )
     lines = lines.filter(lines.timestamp <= lines.until)
     units = lines.quantity.fill_null(1).cast("int64")
     lines = lines.mutate(units=ibis.ifelse(lines.event == PRODUCT_REMOVED, -units, units))
-    per = lines.group_by(["cart_id", "product_id"]).agg(
+    per = lines.group_by(["cart_profile", "cart_id", "product_id"]).agg(
         quantity=lines.units.sum(), first_at=lines.timestamp.min(), **_event_details(lines)
     )
-    return per.filter(per.quantity > 0).order_by(["cart_id", "first_at", "product_id"])
+    kept = per.filter(per.quantity > 0)
+    return kept.order_by(["cart_profile", "cart_id", "first_at", "product_id"])
 
 
 def _viewed_query(events: ir.Table, owners: ir.Table, depth: ir.Table) -> ir.Table:
