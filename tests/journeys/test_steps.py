@@ -128,7 +128,7 @@ def test_a_purchase_after_the_goal_window_is_not_the_goal() -> None:
 
 
 def test_a_bounced_address_falls_back_to_sms() -> None:
-    facts = Facts(reachable=lambda channel: channel != "email")
+    facts = Facts(reachable=lambda channel, _marketing: channel != "email")
     instance, _ = begin(facts=facts)
     instance, actions = advance(CART, instance, Tick(later(60)), facts)
     assert [(a.channel, a.template) for a in actions if isinstance(a, SendMessage)] == [
@@ -138,7 +138,7 @@ def test_a_bounced_address_falls_back_to_sms() -> None:
 
 
 def test_unreachable_without_a_fallback_is_skipped_and_recorded() -> None:
-    facts = Facts(reachable=lambda channel: False)
+    facts = Facts(reachable=lambda _channel, _marketing: False)
     instance, _ = begin(facts=facts)
     instance, _ = advance(CART, instance, Tick(later(60)), facts)  # first: falls back to SMS
     assert instance.outcome == "completed"
@@ -397,3 +397,31 @@ def test_a_bounce_of_a_send_without_fallback_changes_nothing() -> None:
     instance = _started_cart()
     waiting, _ = advance(CART, instance, Tick(T0 + dt.timedelta(minutes=60)), Facts())
     assert advance(CART, waiting, Bounced("follow_up", T0), Facts()) == (waiting, [])
+
+
+def test_a_transactional_send_reaches_a_customer_who_opted_out_of_marketing() -> None:
+    from lifetide.journeys.facts import Person
+
+    receipt = Journey.model_validate(
+        {
+            "name": "Receipt",
+            "trigger": {"type": "event", "event": {"event": "Order Completed"}},
+            "start": "mail",
+            "steps": {"mail": {"type": "send", "template": "receipt", "marketing": False}},
+        }
+    )
+    opted_out = Person(1, email="a@shop.test", consents={"email": "denied"})
+    facts = Facts(reachable=opted_out.reachable)
+    _, actions = start(receipt, 1, 1, 1, T0, facts)
+    assert [a.template for a in actions if isinstance(a, SendMessage)] == ["receipt"]
+    bounced = Person(1, email="a@shop.test", suppressed={"email": frozenset({"hard_bounce"})})
+    _, actions = start(receipt, 1, 1, 1, T0, Facts(reachable=bounced.reachable))
+    assert [type(a).__name__ for a in actions] == ["Skipped", "Finished"]
+
+
+def test_a_time_of_day_on_the_night_the_clocks_go_back_is_still_ahead() -> None:
+    # New York, 2026-11-01: 01:30 EST (06:30 UTC) comes after 01:45 EDT (05:45 UTC).
+    now = dt.datetime(2026, 11, 1, 6, 30, tzinfo=dt.UTC)
+    wake = next_local_time(now, dt.time(1, 45), "America/New_York")
+    assert wake > now
+    assert wake == dt.datetime(2026, 11, 2, 6, 45, tzinfo=dt.UTC)

@@ -48,19 +48,19 @@ class Person:
         """The marketing consent recorded on `channel`."""
         return self.consents.get(channel, "unknown")
 
-    def reachable(self, channel: str) -> bool:
-        """Whether a message can go out on `channel`: an address, deliverable, not opted out."""
-        return self.unreachable_because(channel) is None
+    def reachable(self, channel: str, marketing: bool = True) -> bool:
+        """Whether a message can go out on `channel` (for marketing: and no opt-out)."""
+        return self.unreachable_because(channel, marketing) is None
 
-    def unreachable_because(self, channel: str) -> str | None:
-        """Why no message can go out on `channel`, or None when one can."""
+    def unreachable_because(self, channel: str, marketing: bool = True) -> str | None:
+        """Why no message (marketing, or transactional) can go out on `channel`, or None."""
         if self.address(channel) is None:
             return f"no {channel} address on the profile"
         suppressed = self.suppressed.get(channel, frozenset())
         blocked = sorted(suppressed & UNDELIVERABLE)
         if blocked:
             return f"suppressed on {channel}: {', '.join(blocked)}"
-        if "unsubscribe" in suppressed or self.consent(channel) == "denied":
+        if marketing and ("unsubscribe" in suppressed or self.consent(channel) == "denied"):
             return f"no marketing consent on {channel} (opted out)"
         return None
 

@@ -35,6 +35,7 @@ BOUNCED = "Email Bounced"
 # An event older than this starts no journey: a journal replayed after a long outage, or the
 # first start on an old journal, must not send cart reminders for carts of last month.
 MAX_TRIGGER_AGE = dt.timedelta(days=2)
+LOOKUP_CHUNK = 5000
 
 
 @dataclass(frozen=True)
@@ -213,13 +214,16 @@ def _with_profiles(
         if m.get("anonymousId"):
             keys.add((DEVICE_KIND, str(m["anonymousId"])))
     owners: dict[tuple[str, str], int] = {}
-    values = [v for _, v in keys]
-    if values:
-        query = select(Identity.kind, Identity.value, Identity.customer_id).where(
-            Identity.value.in_(values)
-        )
-        for kind, value, customer in session.execute(query).all():
-            owners[(kind, value)] = customer
+    for kind in ("user_id", DEVICE_KIND):
+        values = sorted(v for k, v in keys if k == kind)
+        # In chunks: PostgreSQL takes at most 65,535 parameters a statement. With the kind
+        # the lookup uses the unique (kind, value) index.
+        for start in range(0, len(values), LOOKUP_CHUNK):
+            query = select(Identity.value, Identity.customer_id).where(
+                Identity.kind == kind, Identity.value.in_(values[start : start + LOOKUP_CHUNK])
+            )
+            for value, customer in session.execute(query).all():
+                owners[(kind, value)] = int(customer)
     merged = _survivors(session, set(owners.values()))
     events: list[ProfileEvent] = []
     for entry, m in raw:

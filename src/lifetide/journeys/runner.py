@@ -272,7 +272,7 @@ def _send_row(
         offer = action.offer.model_dump(mode="json") if action.offer is not None else None
     else:
         status = "skipped"
-        reason = person.unreachable_because(action.channel) or action.reason
+        reason = person.unreachable_because(action.channel, action.marketing) or action.reason
     return {
         "instance_id": instance.instance_id,
         "journey_id": instance.journey_id,

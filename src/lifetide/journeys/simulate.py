@@ -120,7 +120,7 @@ def simulate(
                 if decision.verdict != "skip" and action.marketing:
                     sent[(person.profile_id, action.channel)].append(decision.until or now)
             elif isinstance(action, Skipped):
-                why = person.unreachable_because(action.channel) or action.reason
+                why = person.unreachable_because(action.channel, action.marketing) or action.reason
                 report.count(action.step, action.channel, "skip", why)
             elif isinstance(action, Finished):
                 report.outcomes[action.outcome] += 1

@@ -146,8 +146,9 @@ class Facts:
 
     time_zone: str | None = None
     matches: Callable[[Rule], bool] = lambda _rule: False
-    # Whether the customer can be reached on a channel now (consent, not bounced).
-    reachable: Callable[[str], bool] = lambda _channel: True
+    # Whether the customer can be reached on a channel now: an address that takes mail and,
+    # for marketing (the second argument), consent. Transactional messages need no consent.
+    reachable: Callable[[str, bool], bool] = lambda _channel, _marketing: True
 
 
 def start(
@@ -320,7 +321,7 @@ def _run(
 def _send(step: Send, instance: Instance, facts: Facts, actions: list[Action]) -> str:
     visit = instance.visits.get(instance.step, 1)
     key = f"{instance.instance_id}:{instance.step}:{visit}"
-    if not facts.reachable(step.channel):
+    if not facts.reachable(step.channel, step.marketing):
         if step.fallback is not None:
             return step.fallback
         reason = "not reachable on this channel"
@@ -355,7 +356,9 @@ def next_local_time(now: dt.datetime, at: dt.time | None, time_zone: str | None)
         zone = dt.UTC
     local = now.astimezone(zone)
     candidate = dt.datetime.combine(local.date(), at, tzinfo=zone)
-    if candidate <= local:
+    # Compared as instants: on the night the clocks go back, 01:45 comes twice, and a wall-clock
+    # comparison would take the one already past.
+    if candidate.astimezone(dt.UTC) <= now.astimezone(dt.UTC):
         candidate = dt.datetime.combine(local.date() + dt.timedelta(days=1), at, tzinfo=zone)
     return candidate.astimezone(dt.UTC)
 
