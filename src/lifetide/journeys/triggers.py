@@ -29,6 +29,8 @@ from lifetide.warehouse.connection import Warehouse
 SEGMENT_CURSOR = "segment_changes"
 # Opens are written in chunks so one large refresh (100k entered) is not one huge transaction.
 CHUNK = 2000
+# How many missed days a date trigger catches up after an outage.
+CATCH_UP_DAYS = 7
 
 
 class WarehouseTriggers:
@@ -47,44 +49,37 @@ class WarehouseTriggers:
         ]
 
     def segments(self, limit: int = 20_000) -> int:
-        """Open instances for segment changes past the cursor; how many opened."""
+        """Open instances for up to `limit` segment changes past the cursor; how many opened.
+
+        The cursor is (refresh id, profile id), so a refresh larger than `limit` is taken in
+        pages, none of its members skipped.
+        """
         live = [j for j in self._live() if isinstance(j.definition.trigger, SegmentTrigger)]
         with self._sessions() as session:
-            after = int(read_cursor(session, SEGMENT_CURSOR) or 0)
+            after = _position(read_cursor(session, SEGMENT_CURSOR))
         backend = self._warehouse.thread_backend()
         if CHANGES not in backend.list_tables():
             return 0
         changes = backend.table(CHANGES)
-        newest = changes.refresh_id.max().to_pyarrow().as_py()
-        if newest is None or int(newest) <= after:
-            return 0
-        # Whole refreshes only, so the cursor (a refresh id) never splits one.
-        upto = int(newest)
+        refresh, profile = after
+        past = (changes.refresh_id > refresh) | (
+            (changes.refresh_id == refresh) & (changes.profile_id > profile)
+        )
         rows = (
-            changes.filter((changes.refresh_id > after) & (changes.refresh_id <= upto))
+            changes.filter(past)
             .select("segment_id", "profile_id", "change", "changed_at", "refresh_id")
             .order_by(["refresh_id", "profile_id"])
-            .limit(limit + 1)
+            .limit(limit)
             .to_pyarrow()
             .to_pylist()
         )
-        if len(rows) > limit:
-            # Cut at the last refresh that fits whole; at least the first, however large.
-            last = rows[limit - 1]["refresh_id"]
-            whole = [r for r in rows if r["refresh_id"] < last] or [
-                r for r in rows if r["refresh_id"] == rows[0]["refresh_id"]
-            ]
-            rows, upto = whole, int(whole[-1]["refresh_id"])
         opened = 0
-        for start in range(0, max(len(rows), 1), CHUNK):
-            chunk = rows[start : start + CHUNK]
-            final = start + CHUNK >= len(rows)
-            opened += self._open_chunk(chunk, live, upto if final else None)
+        for start in range(0, len(rows), CHUNK):
+            opened += self._open_chunk(rows[start : start + CHUNK], live)
         return opened
 
-    def _open_chunk(
-        self, rows: Sequence[dict[str, Any]], live: Sequence[LiveJourney], upto: int | None
-    ) -> int:
+    def _open_chunk(self, rows: Sequence[dict[str, Any]], live: Sequence[LiveJourney]) -> int:
+        """Open the chunk's instances and move the cursor past it, in one transaction."""
         opened = 0
         now = self._clock.now()
         with transaction(self._sessions) as session:
@@ -101,12 +96,17 @@ class WarehouseTriggers:
                     if trigger.segment_id != row["segment_id"] or trigger.on != row["change"]:
                         continue
                     opened += self._open(session, journey, int(row["profile_id"]), None, at)
-            if upto is not None:
-                write_cursor(session, SEGMENT_CURSOR, str(upto), self._clock.now())
+            last = rows[-1]
+            position = f"{int(last['refresh_id'])}:{int(last['profile_id'])}"
+            write_cursor(session, SEGMENT_CURSOR, position, now)
         return opened
 
     def dates(self) -> int:
-        """Open today's instances for date-triggered journeys not yet scanned today."""
+        """Open instances for date-triggered journeys, for each day not scanned yet.
+
+        Days a worker missed (it was down) are caught up, up to `CATCH_UP_DAYS`, so a
+        birthday or a replenishment date is not lost to an outage.
+        """
         today = self._clock.now().date()
         opened = 0
         for journey in self._live():
@@ -115,21 +115,29 @@ class WarehouseTriggers:
                 continue
             name = f"dates:{journey.journey_id}"
             with self._sessions() as session:
-                if read_cursor(session, name) == today.isoformat():
-                    continue
-            # The date that, offset, falls today: 3 days before replenishment is due, etc.
-            target = today - dt.timedelta(days=trigger.offset_days)
-            profiles = (
-                self._predicted(trigger.field, target)
-                if trigger.source == "prediction"
-                else self._traits(trigger.field, target, trigger.yearly)
-            )
-            now = self._clock.now()
-            with transaction(self._sessions) as session:
-                _write_lock(session)
-                for profile_id in profiles:
-                    opened += self._open(session, journey, profile_id, target.isoformat(), now)
-                write_cursor(session, name, today.isoformat(), now)
+                stored = read_cursor(session, name)
+            last = dt.date.fromisoformat(stored) if stored else today - dt.timedelta(days=1)
+            day = max(last + dt.timedelta(days=1), today - dt.timedelta(days=CATCH_UP_DAYS))
+            while day <= today:
+                opened += self._scan_day(journey, trigger, day, name)
+                day += dt.timedelta(days=1)
+        return opened
+
+    def _scan_day(self, journey: LiveJourney, trigger: DateTrigger, day: dt.date, name: str) -> int:
+        # The date that, offset, falls on `day`: 3 days before replenishment is due, etc.
+        target = day - dt.timedelta(days=trigger.offset_days)
+        profiles = (
+            self._predicted(trigger.field, target)
+            if trigger.source == "prediction"
+            else self._traits(trigger.field, target, trigger.yearly)
+        )
+        now = self._clock.now()
+        opened = 0
+        with transaction(self._sessions) as session:
+            _write_lock(session)
+            for profile_id in profiles:
+                opened += self._open(session, journey, profile_id, target.isoformat(), now)
+            write_cursor(session, name, day.isoformat(), now)
         return opened
 
     def _open(
@@ -172,6 +180,14 @@ class WarehouseTriggers:
                 if value is not None and _falls_on(value, day, yearly):
                     found.append(int(profile_id))
         return found
+
+
+def _position(stored: str | None) -> tuple[int, int]:
+    """The (refresh id, profile id) a stored cursor names; before the first change: (0, 0)."""
+    if not stored:
+        return 0, 0
+    refresh, _, profile = stored.partition(":")
+    return int(refresh), int(profile) if profile else 2**63 - 1
 
 
 def _date(value: Any) -> dt.date | None:
