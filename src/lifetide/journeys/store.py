@@ -407,50 +407,61 @@ class JourneyStore:
     ) -> builtins.list[StoredInstance]:
         """Claim up to `limit` instances due at `now` for `worker` until `now + lease`.
 
-        Due: waiting with `wake_at <= now`, or active (mid-walk when a worker stopped); and not
-        claimed, or claimed with the lease over. Oldest wake first.
+        Due, and not claimed (or claimed with the lease over), of a live journey: active (just
+        opened, or mid-walk when a worker stopped); waiting with its wake time passed; waiting
+        with an input (an event, a bounce) to apply; or any waiting instance of a stopped
+        journey (each is ended). Each kind is its own indexed query: one query OR-ing them
+        made the database walk every waiting instance with correlated subqueries.
         """
         if limit < 1:
             return []
         now = _aware(now, "now")
-        has_input = (
-            select(JourneyInput.id).where(JourneyInput.instance_id == JourneyInstance.id).exists()
-        )
-        journey = select(JourneyRecord.status).where(JourneyRecord.id == JourneyInstance.journey_id)
-        running = journey.scalar_subquery()
-        due = or_(
-            JourneyInstance.status == "active",
-            (JourneyInstance.status == "waiting") & (JourneyInstance.wake_at <= now),
-            (JourneyInstance.status == "waiting") & has_input,
-            # A stopped journey's instances are all due: each is ended.
-            (JourneyInstance.status == "waiting") & (running == "stopped"),
-        )
         free = or_(JourneyInstance.claimed_until.is_(None), JourneyInstance.claimed_until <= now)
-        query = (
-            select(JourneyInstance)
-            # A paused journey's instances keep their place until it is live again.
-            .where(due, free, running.in_(("live", "stopped")))
-            .order_by(
-                func.coalesce(JourneyInstance.wake_at, JourneyInstance.step_started_at),
-                JourneyInstance.id,
-            )
-            .limit(limit)
-            # PostgreSQL: rows another worker is claiming are passed over, not waited for.
-            # SQLite ignores it; its write lock (taken first) keeps claims apart.
-            .with_for_update(skip_locked=True)
-        )
+        waiting = JourneyInstance.status == "waiting"
         with transaction(self._sessions) as session:
             _write_lock(session)
-            rows = list(session.scalars(query))
+            status = dict(session.execute(select(JourneyRecord.id, JourneyRecord.status)).all())
+            live = [j for j, s in status.items() if s == "live"]
+            stopped = [j for j, s in status.items() if s == "stopped"]
+            kinds = [
+                select(JourneyInstance)
+                .where(
+                    JourneyInstance.status == "active",
+                    JourneyInstance.journey_id.in_(live + stopped),
+                )
+                .order_by(JourneyInstance.wake_at, JourneyInstance.id),
+                select(JourneyInstance)
+                .where(
+                    waiting, JourneyInstance.wake_at <= now, JourneyInstance.journey_id.in_(live)
+                )
+                .order_by(JourneyInstance.wake_at, JourneyInstance.id),
+                select(JourneyInstance).where(
+                    waiting,
+                    JourneyInstance.id.in_(select(JourneyInput.instance_id)),
+                    JourneyInstance.journey_id.in_(live),
+                ),
+                select(JourneyInstance).where(waiting, JourneyInstance.journey_id.in_(stopped)),
+            ]
+            rows: dict[int, JourneyInstance] = {}
+            for query in kinds if live or stopped else []:
+                if len(rows) >= limit:
+                    break
+                # PostgreSQL: rows another worker is claiming are passed over, not waited for.
+                # SQLite ignores it; its write lock (taken first) keeps claims apart.
+                found = session.scalars(
+                    query.where(free).limit(limit - len(rows)).with_for_update(skip_locked=True)
+                )
+                for row in found:
+                    rows.setdefault(row.id, row)
             if not rows:
                 return []
             session.execute(
                 update(JourneyInstance)
-                .where(JourneyInstance.id.in_([row.id for row in rows]))
+                .where(JourneyInstance.id.in_(list(rows)))
                 .values(claimed_by=worker, claimed_until=now + lease)
                 .execution_options(synchronize_session=False)
             )
-            return [self.to_state(row) for row in rows]
+            return [self.to_state(row) for row in rows.values()]
 
     def release(self, instance_id: int) -> None:
         """End the claim on an instance, so any worker may take it when it is due."""
