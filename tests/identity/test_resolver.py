@@ -15,8 +15,10 @@ from lifetide.context import Lifetide
 from lifetide.identity.profiles import decide_review, find_profile_id, unmerge
 from lifetide.identity.resolver import IdentityResolver, ResolveSummary
 from lifetide.imports.service import files_in, import_file
+from lifetide.journeys.files import bundled_journeys
+from lifetide.journeys.store import JourneyStore
 from lifetide.ops.database import transaction
-from lifetide.ops.models import Consent, Identity, IdentityReview, Merge
+from lifetide.ops.models import Consent, Identity, IdentityReview, JourneyInstance, Merge
 from lifetide.synth import SynthConfig, generate
 
 
@@ -130,9 +132,18 @@ def test_a_confirmed_review_merges_two_records(loaded: Lifetide) -> None:
         session.flush()
         review_id = review.id
     decide_review(loaded.sessions, review_id, True, loaded.clock.now())
+    # Each has a journey under way: both follow the person into the profile that survives.
+    store = JourneyStore(loaded.sessions, loaded.clock)
+    cart = bundled_journeys()["cart_abandonment"]
+    journey_id = store.create(cart.name, cart, None).id
+    for n, record in enumerate((a, b)):
+        store.open_instance(journey_id, 1, profiles[record], f"cart-{n}", step="wait_an_hour")
     resolve(loaded)
     profiles = record_profiles(loaded)
     assert profiles[a] == profiles[b]
+    with loaded.sessions() as session:
+        owners = set(session.scalars(select(JourneyInstance.profile_id)))
+    assert owners == {profiles[a]}
 
 
 def test_profile_lookup_by_email_phone_and_id(loaded: Lifetide) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import Table, bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lifetide.clock import Clock
@@ -30,7 +30,14 @@ from lifetide.identity.graph import Rules, connected, resolve
 from lifetide.identity.matching import Link, match_records
 from lifetide.identity.probabilistic import score_pairs
 from lifetide.ops.database import transaction
-from lifetide.ops.models import Consent, Customer, Identity, IdentityReview, Merge
+from lifetide.ops.models import (
+    Consent,
+    Customer,
+    Identity,
+    IdentityReview,
+    JourneyInstance,
+    Merge,
+)
 from lifetide.warehouse.connection import Warehouse
 
 # The account id a website sends as userId; records from other systems carry CRM ids.
@@ -219,6 +226,18 @@ class IdentityResolver:
             ]
             if gone:
                 session.execute(update(Customer), gone)
+                # A customer's open journeys follow them into the profile they merged into, so
+                # the survivor's events (her order) reach them.
+                instances: Table = JourneyInstance.__table__  # type: ignore[assignment]
+                session.execute(
+                    update(instances)
+                    .where(
+                        instances.c.profile_id == bindparam("old"),
+                        instances.c.status != "done",
+                    )
+                    .values(profile_id=bindparam("new")),
+                    [{"old": g["id"], "new": g["merged_into_id"]} for g in gone],
+                )
 
             session.execute(
                 insert(Identity), _identities(records, persons, profile_of, devices, now)
