@@ -334,7 +334,8 @@ def preferences(
                 and blocked is None
                 and not is_unsubscribed(session, each, live, addresses)
             )
-            shown_address = address if each == channel else min(addresses, default=None)
+            # A forwarded e-mail must not show its reader the customer's other addresses.
+            shown_address = address if each == channel else _masked(min(addresses, default=None))
             choices.append(ChannelChoice(each, shown_address, subscribed, blocked))
     return choices
 
@@ -352,7 +353,9 @@ def set_preferences(
     """Apply the preference page's choices (channel -> wants marketing); the channels after.
 
     Turning a channel off unsubscribes it; on grants consent again and lifts the unsubscribe
-    suppression (never a bounce or complaint). Channels not in `wanted` stay as they are.
+    suppression (never a bounce or complaint). Channels not in `wanted` stay as they are. Only
+    the link's own channel can be turned on: whoever holds an e-mail (it may be forwarded)
+    may stop messages, but not sign its owner up for texts.
     """
     for each in wanted:
         if each not in CHANNELS:
@@ -360,7 +363,7 @@ def set_preferences(
     current = {c.channel: c for c in preferences(lifetide, profile_id, channel, address)}
     for each, on in wanted.items():
         choice = current.get(each)
-        if choice is None or choice.subscribed == on:
+        if choice is None or choice.subscribed == on or (on and each != channel):
             continue
         target = address if each == channel else choice.address
         if on:
@@ -368,6 +371,16 @@ def set_preferences(
         else:
             unsubscribe(lifetide, profile_id, each, target, source=source, key=key)
     return preferences(lifetide, profile_id, channel, address)
+
+
+def _masked(address: str | None) -> str | None:
+    """An address with most of it hidden: `a•••@shop.test`, `+1•••••••0123`."""
+    if not address:
+        return None
+    user, at, domain = address.partition("@")
+    if at:
+        return f"{user[:1]}•••@{domain}"
+    return f"{address[:2]}{'•' * max(len(address) - 6, 3)}{address[-4:]}"
 
 
 def _find_send(session: Session, report: BounceReport) -> SentMessage | None:
