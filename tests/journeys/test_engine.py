@@ -200,3 +200,44 @@ def test_an_update_profile_step_sets_traits(shop: Lifetide, clock: ManualClock) 
     with shop.sessions() as session:
         customer = session.get(Customer, instance.profile_id)
         assert customer is not None and customer.traits.get("welcomed") is True
+
+
+def test_an_instance_that_cannot_move_does_not_hold_up_the_others(
+    shop: Lifetide, clock: ManualClock
+) -> None:
+    from lifetide.segments.rules import Rule
+
+    definition = next(j for j in bundled_journeys().values() if j.name == "Cart abandonment")
+    branchy = definition.model_copy(
+        update={
+            "name": "Branchy",
+            "steps": {
+                **definition.steps,
+                "wait_an_hour": definition.steps["wait_an_hour"].model_copy(update={"next": "vip"}),
+                "vip": {"type": "branch", "condition": {"type": "group"}, "yes": "first_email"},
+            },
+        }
+    )
+    store = JourneyStore(shop.sessions, shop.clock)
+    journey_id = store.create("Branchy", branchy.model_validate(branchy.model_dump()), None).id
+    store.set_status(journey_id, "live")
+
+    def broken(_rule: Rule, _ids: list[int]) -> set[int]:
+        raise RuntimeError("the warehouse is away")
+
+    from lifetide.journeys.runner import JourneyRunner
+
+    runner = JourneyRunner(shop.sessions, shop.clock, "w1", broken)
+    _track(shop, _added("c1"), _added("c2", "u2"))
+    JourneyEngine(shop, "w1").consume_events()
+    runner.run_batch()
+    # One customer goes through the broken branch; a plain cart in another journey still moves.
+    _journey(shop, "Cart abandonment")
+    _track(shop, _added("c3", "u3"))
+    JourneyEngine(shop, "w1").consume_events()
+    clock.advance(dt.timedelta(hours=2))
+    result = runner.run_batch()
+    # Three Branchy instances (c3 entered both journeys) fail alone; the cart one moves on,
+    # to a send recorded as skipped (u3 has no address).
+    assert (result.claimed, result.advanced) == (4, 1)
+    assert [(s.step, s.status) for s in _sends(shop)] == [("first_sms", "skipped")]

@@ -111,12 +111,24 @@ class JourneyRunner:
             )
             persons = people(session, {c.profile_id for c in claimed})
         matcher = SegmentMatcher(self._evaluate, sorted({c.profile_id for c in claimed}))
-        outcomes = [
-            self._advance(
-                c, inputs.get(c.instance_id, []), status.get(c.journey_id), persons, matcher, now
-            )
-            for c in claimed
-        ]
+        outcomes: list[_Outcome] = []
+        for c in claimed:
+            try:
+                outcomes.append(
+                    self._advance(
+                        c,
+                        inputs.get(c.instance_id, []),
+                        status.get(c.journey_id),
+                        persons,
+                        matcher,
+                        now,
+                    )
+                )
+            except Exception:
+                # One instance that cannot move (its version gone, the warehouse down for a
+                # branch) must not hold up the batch: it keeps its claim until the lease ends,
+                # then is tried again.
+                log.exception("journey instance %s could not be advanced", c.instance_id)
         result = self._write(outcomes, now, len(claimed))
         self._redeem([o.goal for o in outcomes if o.goal is not None])
         return result
