@@ -11,6 +11,7 @@ from lifetide import __version__
 from lifetide.cli.data import import_, imports, summary, synth
 from lifetide.cli.db import db_app
 from lifetide.cli.demo import demo
+from lifetide.cli.experiments import experiment_app
 from lifetide.cli.identity import identity_app, profile
 from lifetide.cli.journeys import journey_app
 from lifetide.cli.score import report_app, score
@@ -70,6 +71,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(db_app, name="db")
 app.add_typer(segment_app, name="segment")
 app.add_typer(journey_app, name="journey")
+app.add_typer(experiment_app, name="experiment")
 app.command("simulate")(simulate_command)
 app.command("worker")(worker_command)
 app.add_typer(user_app, name="user")
