@@ -21,7 +21,7 @@ from lifetide.identity.live import LiveIdentity
 from lifetide.journeys.definition import Journey
 from lifetide.journeys.policy import Caps, Message, Recipient, decide
 from lifetide.journeys.store import JourneyStore
-from lifetide.messaging import feedback
+from lifetide.messaging import bounce_reports, feedback
 from lifetide.messaging.suppressions import Suppressions
 from lifetide.ops.database import transaction
 from lifetide.ops.models import Consent, Identity, JourneySend, Suppression
@@ -359,8 +359,8 @@ def test_a_hard_bounce_suppresses_flags_and_journals_once(messaging_app: Lifetid
         send_key=key,
     )
 
-    assert feedback.apply_reports(app, [report], "dsn") == 1
-    assert feedback.apply_reports(app, [report], "dsn") == 1
+    assert bounce_reports.apply_reports(app, [report], "dsn") == 1
+    assert bounce_reports.apply_reports(app, [report], "dsn") == 1
 
     row = send_row(app, key)
     assert row.status == "bounced" and aware(row.bounced_at) == NOW
@@ -404,7 +404,7 @@ def test_a_report_finds_its_send_by_message_id(messaging_app: Lifetide) -> None:
             message_id=f"<{by_header.replace(':', '.')}@lifetide.dev>",
         ),
     ]
-    assert feedback.apply_reports(app, reports, "provider webhook") == 2
+    assert bounce_reports.apply_reports(app, reports, "provider webhook") == 2
     assert send_row(app, by_provider).status == "bounced"
     assert send_row(app, by_header).status == "bounced"
 
@@ -419,7 +419,7 @@ def test_a_soft_bounce_is_only_noted(messaging_app: Lifetide) -> None:
         diagnostic="mailbox full",
         send_key=key,
     )
-    assert feedback.apply_reports(app, [report], "dsn") == 1
+    assert bounce_reports.apply_reports(app, [report], "dsn") == 1
     row = send_row(app, key)
     assert (row.status, row.bounced_at, row.reason) == (
         "sent",
@@ -435,8 +435,8 @@ def test_a_complaint_unsubscribes(messaging_app: Lifetide) -> None:
     key = sent_message(app)
     report = BounceReport(recipient="ada@example.com", kind="complaint", send_key=key)
 
-    assert feedback.apply_reports(app, [report], "dsn") == 1
-    assert feedback.apply_reports(app, [report], "dsn") == 1
+    assert bounce_reports.apply_reports(app, [report], "dsn") == 1
+    assert bounce_reports.apply_reports(app, [report], "dsn") == 1
 
     assert consent_of(app, ADA, "email") == ("denied", "dsn")
     reasons = Suppressions(app.sessions, app.clock).reasons("email", ["ada@example.com"])
@@ -456,7 +456,7 @@ def test_reports_for_unknown_sends_still_suppress(messaging_app: Lifetide) -> No
         BounceReport(recipient="not an address", kind="hard"),
     ]
 
-    assert feedback.apply_reports(app, reports, "dsn") == 2
+    assert bounce_reports.apply_reports(app, reports, "dsn") == 2
 
     with app.sessions() as session:
         stored = session.execute(

@@ -34,15 +34,14 @@ from lifetide.journeys.outbox import (
     settle,
 )
 from lifetide.journeys.policy import Caps, Decision, Message, Recipient, decide
-from lifetide.journeys.store import _write_lock
+from lifetide.messaging.bounce_reports import apply_reports
 from lifetide.messaging.compose import build_email, track_text
-from lifetide.messaging.feedback import apply_reports
 from lifetide.messaging.links import Links
 from lifetide.messaging.personalize import ContextRequest, MessageContexts
 from lifetide.messaging.promos import CodeRequest, IssuedCode, PromoCodes
 from lifetide.messaging.template_store import TemplateStore
 from lifetide.messaging.templates import TemplateProblem, render_text
-from lifetide.ops.database import transaction
+from lifetide.ops.database import transaction, write_lock
 from lifetide.ops.models import MessageTemplate
 
 # Long enough for one chunk's worst case (SMTP timeouts and retries); renewed per chunk.
@@ -115,7 +114,7 @@ class Dispatcher:
         """One round: claim up to `limit` due sends and settle each; zeros when none is due."""
         now = self._app.clock.now()
         with transaction(self._app.sessions) as session:
-            _write_lock(session)
+            write_lock(session)
             claimed = claim(session, self._worker, now, limit, self._lease)
         if not claimed:
             return DispatchResult(0, 0, 0, 0, 0, 0, 0)

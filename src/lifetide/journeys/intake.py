@@ -24,9 +24,10 @@ from lifetide.collect.loader import CURSOR as LOADER_CURSOR
 from lifetide.collect.loader import accepted_messages
 from lifetide.journeys.cursors import read_cursor, write_cursor
 from lifetide.journeys.definition import AbsenceTrigger, EventTrigger, Journey, WaitForEvent
+from lifetide.journeys.opening import open_in
 from lifetide.journeys.steps import Seen, entry_key
-from lifetide.journeys.store import JourneyStore, _write_lock, open_in
-from lifetide.ops.database import transaction
+from lifetide.journeys.store import JourneyStore
+from lifetide.ops.database import transaction, write_lock
 from lifetide.ops.models import Customer, Identity, JourneyInput, JourneyInstance
 from lifetide.warehouse.schema import DEVICE_KIND
 
@@ -107,7 +108,7 @@ class EventIntake:
         live = self._live()
         opened = inputs = 0
         with transaction(self._sessions) as session:
-            _write_lock(session)
+            write_lock(session)
             events = _with_profiles(session, raw)
             opened, inputs = self._apply(session, events, live)
             write_cursor(session, "journal", str(entries[-1].seq), self._clock.now())

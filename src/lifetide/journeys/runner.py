@@ -40,9 +40,9 @@ from lifetide.journeys.steps import (
     advance,
     start,
 )
-from lifetide.journeys.store import JourneyStore, StoredInstance, _write_lock, utc
+from lifetide.journeys.store import JourneyStore, StoredInstance, utc
 from lifetide.messaging.promos import PromoCodes, PromoError
-from lifetide.ops.database import transaction
+from lifetide.ops.database import transaction, write_lock
 from lifetide.ops.models import Customer, JourneyInput, JourneyInstance, JourneyRecord, JourneySend
 from lifetide.segments.rules import Rule
 
@@ -185,7 +185,7 @@ class JourneyRunner:
     def _write(self, outcomes: list[_Outcome], now: dt.datetime, claimed: int) -> BatchResult:
         sends = finished = lost = 0
         with transaction(self._sessions) as session:
-            _write_lock(session)
+            write_lock(session)
             ids = [o.instance.instance_id for o in outcomes]
             held = set(
                 session.scalars(

@@ -16,19 +16,19 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lifetide.clock import Clock
 from lifetide.journeys.definition import Journey, Reentry
+from lifetide.journeys.opening import open_in
 from lifetide.journeys.steps import Instance, Outcome, Status
-from lifetide.ops.database import transaction
+from lifetide.ops.database import transaction, write_lock
 from lifetide.ops.models import (
     JourneyInput,
     JourneyInstance,
@@ -93,82 +93,6 @@ def _clean_name(name: str) -> str:
     return cleaned
 
 
-def _write_lock(session: Session) -> None:
-    """On SQLite, take the write lock now, before any read the transaction's writes rely on."""
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(text("BEGIN IMMEDIATE"))
-
-
-def _lock_open_key(session: Session, journey_id: int, profile_id: int, key: str | None) -> None:
-    """Serialize opens of one (journey, profile, key) until the transaction ends."""
-    if session.get_bind().dialect.name == "postgresql":
-        # Two int4 keys; a hash collision only makes two unrelated opens wait on each other.
-        mixed = zlib.crc32(f"{profile_id}:{key}".encode()) - 2**31
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(:journey, :mixed)"),
-            {"journey": journey_id % 2**31, "mixed": mixed},
-        )
-    else:
-        _write_lock(session)
-
-
-def open_in(
-    session: Session,
-    journey_id: int,
-    version: int,
-    profile_id: int,
-    key: str | None,
-    *,
-    step: str,
-    entered_at: dt.datetime,
-    reentry: Reentry | None = None,
-    worker: str | None = None,
-    claimed_until: dt.datetime | None = None,
-) -> int | None:
-    """Open an instance inside the caller's transaction; None if one is open or re-entry forbids.
-
-    On SQLite the caller must hold the write lock (`_write_lock`) from the transaction's start;
-    on PostgreSQL a transaction-scoped advisory lock on (journey, profile, key) is taken here.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        _lock_open_key(session, journey_id, profile_id, key)
-    same_key = (
-        JourneyInstance.instance_key.is_(None)
-        if key is None
-        else JourneyInstance.instance_key == key
-    )
-    mine = (JourneyInstance.journey_id == journey_id) & (JourneyInstance.profile_id == profile_id)
-    open_already = session.scalar(
-        select(JourneyInstance.id).where(mine, same_key, JourneyInstance.status != "done").limit(1)
-    )
-    if open_already is not None:
-        return None
-    if reentry is not None:
-        last = session.scalar(select(func.max(JourneyInstance.entered_at)).where(mine))
-        if last is not None:
-            if reentry.kind == "never":
-                return None
-            if utc(last) + dt.timedelta(days=reentry.days or 0) > entered_at:
-                return None
-    row = JourneyInstance(
-        journey_id=journey_id,
-        version=version,
-        profile_id=profile_id,
-        instance_key=key,
-        status="active",
-        step=step,
-        visits={},
-        entered_at=_aware(entered_at, "entered_at"),
-        step_started_at=_aware(entered_at, "entered_at"),
-        wake_at=_aware(entered_at, "entered_at"),
-        claimed_by=worker,
-        claimed_until=claimed_until,
-    )
-    session.add(row)
-    session.flush()
-    return int(row.id)
-
-
 class JourneyStore:
     """Journeys, their versions, instances and sends in the operational database."""
 
@@ -215,7 +139,7 @@ class JourneyStore:
         now = self._clock.now()
         stored = definition.model_dump(mode="json")
         with transaction(self._sessions) as session:
-            _write_lock(session)
+            write_lock(session)
             record = session.get(JourneyRecord, journey_id, with_for_update=True)
             if record is None:
                 raise JourneyNotFound(f"no journey {journey_id}")
@@ -333,7 +257,7 @@ class JourneyStore:
             raise ValueError("open_instance needs both worker and lease, or neither")
         now = self._clock.now()
         with transaction(self._sessions) as session:
-            _write_lock(session)
+            write_lock(session)
             return open_in(
                 session,
                 journey_id,
@@ -419,7 +343,7 @@ class JourneyStore:
         free = or_(JourneyInstance.claimed_until.is_(None), JourneyInstance.claimed_until <= now)
         waiting = JourneyInstance.status == "waiting"
         with transaction(self._sessions) as session:
-            _write_lock(session)
+            write_lock(session)
             status = dict(session.execute(select(JourneyRecord.id, JourneyRecord.status)).all())
             live = [j for j, s in status.items() if s == "live"]
             stopped = [j for j, s in status.items() if s == "stopped"]

@@ -20,8 +20,9 @@ from lifetide.clock import Clock
 from lifetide.journeys.cursors import read_cursor, write_cursor
 from lifetide.journeys.definition import DateTrigger, SegmentTrigger
 from lifetide.journeys.intake import MAX_TRIGGER_AGE, LiveJourney
-from lifetide.journeys.store import JourneyStore, _write_lock, open_in
-from lifetide.ops.database import transaction
+from lifetide.journeys.opening import open_in
+from lifetide.journeys.store import JourneyStore
+from lifetide.ops.database import transaction, write_lock
 from lifetide.ops.models import Customer
 from lifetide.segments.tables import CHANGES
 from lifetide.warehouse.connection import Warehouse
@@ -83,7 +84,7 @@ class WarehouseTriggers:
         opened = 0
         now = self._clock.now()
         with transaction(self._sessions) as session:
-            _write_lock(session)
+            write_lock(session)
             for row in rows:
                 at = _aware(row["changed_at"])
                 # As for events: an old refresh (a journey started long after) starts nothing,
@@ -134,7 +135,7 @@ class WarehouseTriggers:
         now = self._clock.now()
         opened = 0
         with transaction(self._sessions) as session:
-            _write_lock(session)
+            write_lock(session)
             for profile_id in profiles:
                 opened += self._open(session, journey, profile_id, target.isoformat(), now)
             write_cursor(session, name, day.isoformat(), now)

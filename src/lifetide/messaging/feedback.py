@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,6 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from lifetide.channels.bounces import BounceReport
 from lifetide.collect.internal import append_internal, internal_track
 from lifetide.context import Lifetide
 from lifetide.customers.view import survivor_id
@@ -33,7 +32,6 @@ from lifetide.messaging.suppressions import (
     channel_addresses,
     is_unsubscribed,
     lift_unsubscribes,
-    normalize_address,
     profile_addresses,
 )
 from lifetide.ops.database import transaction
@@ -79,7 +77,8 @@ class ChannelChoice:
     blocked: str | None
 
 
-def _sent_message(session: Session, key: str) -> SentMessage | None:
+def sent_message(session: Session, key: str) -> SentMessage | None:
+    """The send recorded under `key`, with its journey, profile and address, if any."""
     row = session.execute(
         select(
             JourneySend.idempotency_key,
@@ -107,7 +106,7 @@ def _sent_message(session: Session, key: str) -> SentMessage | None:
     )
 
 
-def _track(
+def track_event(
     session: Session,
     event: str,
     profile_id: int,
@@ -136,7 +135,8 @@ def _track(
     )
 
 
-def _journal(lifetide: Lifetide, messages: list[dict[str, Any]], at: dt.datetime) -> None:
+def journal_events(lifetide: Lifetide, messages: list[dict[str, Any]], at: dt.datetime) -> None:
+    """Journal internal events (opened, clicked, bounced, unsubscribed), if there are any."""
     if messages:
         append_internal(lifetide.journal, messages, at)
 
@@ -148,7 +148,7 @@ def record_open(lifetide: Lifetide, key: str) -> bool:
     """
     now = lifetide.clock.now()
     with transaction(lifetide.sessions) as session:
-        sent = _sent_message(session, key)
+        sent = sent_message(session, key)
         if sent is None or sent.profile_id is None:
             return False
         session.execute(
@@ -156,8 +156,8 @@ def record_open(lifetide: Lifetide, key: str) -> bool:
             .where(JourneySend.idempotency_key == key, JourneySend.opened_at.is_(None))
             .values(opened_at=now)
         )
-        message = _track(session, OPENED, sent.profile_id, now, sent.properties())
-    _journal(lifetide, [message], now)
+        message = track_event(session, OPENED, sent.profile_id, now, sent.properties())
+    journal_events(lifetide, [message], now)
     return True
 
 
@@ -169,7 +169,7 @@ def record_click(lifetide: Lifetide, key: str, url: str) -> bool:
     """
     now = lifetide.clock.now()
     with transaction(lifetide.sessions) as session:
-        sent = _sent_message(session, key)
+        sent = sent_message(session, key)
         if sent is None or sent.profile_id is None:
             return False
         first_open = session.execute(
@@ -184,10 +184,10 @@ def record_click(lifetide: Lifetide, key: str, url: str) -> bool:
         )
         messages = []
         if first_open:
-            messages.append(_track(session, OPENED, sent.profile_id, now, sent.properties()))
+            messages.append(track_event(session, OPENED, sent.profile_id, now, sent.properties()))
         clicked = sent.properties() | {"url": url}
-        messages.append(_track(session, CLICKED, sent.profile_id, now, clicked))
-    _journal(lifetide, messages, now)
+        messages.append(track_event(session, CLICKED, sent.profile_id, now, clicked))
+    journal_events(lifetide, messages, now)
     return True
 
 
@@ -217,7 +217,7 @@ def _set_consent(
     return True
 
 
-def _unsubscribe_in(
+def unsubscribe_in(
     session: Session,
     profile_id: int | None,
     channel: str,
@@ -268,14 +268,14 @@ def unsubscribe(
         raise ValueError(f"unknown channel {channel!r}; one of: {', '.join(CHANNELS)}")
     now = lifetide.clock.now()
     with transaction(lifetide.sessions) as session:
-        changed = _unsubscribe_in(session, profile_id, channel, address, source=source, now=now)
+        changed = unsubscribe_in(session, profile_id, channel, address, source=source, now=now)
         message = None
         if changed and profile_id is not None:
-            sent = _sent_message(session, key) if key else None
+            sent = sent_message(session, key) if key else None
             properties = (sent.properties() if sent else {"send_key": key}) | {"channel": channel}
-            message = _track(session, UNSUBSCRIBED, profile_id, now, properties)
+            message = track_event(session, UNSUBSCRIBED, profile_id, now, properties)
     if message is not None:
-        _journal(lifetide, [message], now)
+        journal_events(lifetide, [message], now)
     return changed
 
 
@@ -381,145 +381,3 @@ def _masked(address: str | None) -> str | None:
     if at:
         return f"{user[:1]}•••@{domain}"
     return f"{address[:2]}{'•' * max(len(address) - 6, 3)}{address[-4:]}"
-
-
-def _find_send(session: Session, report: BounceReport) -> SentMessage | None:
-    """The send a report is about: by its key, the provider's message id, or our Message-ID."""
-    if report.send_key:
-        found = _sent_message(session, report.send_key)
-        if found is not None:
-            return found
-    if not report.message_id:
-        return None
-    bare = report.message_id.strip().strip("<>").strip()
-    if not bare:
-        return None
-    key = session.scalar(
-        select(JourneySend.idempotency_key)
-        .where(JourneySend.provider_message_id.in_([bare, f"<{bare}>"]))
-        .limit(1)
-    )
-    if key is not None:
-        return _sent_message(session, key)
-    # compose_email writes Message-ID <{key with ':' as '.'}@{domain}>; step ids hold no dots.
-    local = bare.rpartition("@")[0]
-    return _sent_message(session, local.replace(".", ":")) if local else None
-
-
-def _profile_of_address(session: Session, channel: str, address: str) -> int | None:
-    kind = {"email": "email", "sms": "phone"}.get(channel)
-    if kind is None:
-        return None
-    found = session.scalar(
-        select(Identity.customer_id).where(Identity.kind == kind, Identity.value == address)
-    )
-    return None if found is None else survivor_id(session, int(found))
-
-
-def _describe(report: BounceReport) -> str:
-    parts = [p for p in (report.status, report.diagnostic) if p]
-    return f"{report.kind} bounce" + (f" {': '.join(parts)}" if parts else "")
-
-
-def apply_reports(lifetide: Lifetide, reports: Sequence[BounceReport], source: str) -> int:
-    """Apply bounce and complaint reports; how many concerned a send or an address we could read.
-
-    A hard bounce suppresses the address ("hard_bounce"), marks the send bounced and journals
-    "Email Bounced", which the journey engine turns into a fallback to SMS or push. A complaint
-    suppresses the address ("complaint"), denies marketing consent and journals "Unsubscribed".
-    A soft bounce only notes itself in the send's reason. A report for a send we cannot find
-    still suppresses its address, for the profile that owns it if one does.
-    """
-    applied = 0
-    messages: list[dict[str, Any]] = []
-    now = lifetide.clock.now()
-    for report in reports:
-        with transaction(lifetide.sessions) as session:
-            handled, message = _apply_one(session, report, source, now)
-        applied += handled
-        messages.extend(message)
-    _journal(lifetide, messages, now)
-    return applied
-
-
-def _apply_one(
-    session: Session, report: BounceReport, source: str, now: dt.datetime
-) -> tuple[bool, list[dict[str, Any]]]:
-    sent = _find_send(session, report)
-    channel = sent.channel if sent is not None else "email"
-    address: str | None = None
-    for candidate in (report.recipient, sent.address if sent else None):
-        if candidate:
-            try:
-                address = normalize_address(channel, candidate)
-                break
-            except BadAddress:
-                continue
-    if sent is None and address is None:
-        return False, []
-    profile = (
-        sent.profile_id
-        if sent is not None
-        else _profile_of_address(session, channel, address or "")
-    )
-    properties = (
-        sent.properties()
-        if sent is not None
-        else {"send_key": None, "journey_id": None, "campaign_id": None, "step": None}
-        | {"channel": channel}
-    )
-    detail = _describe(report)[:REASON_MAX]
-    if report.kind == "soft":
-        if sent is not None:
-            session.execute(
-                update(JourneySend)
-                .where(JourneySend.idempotency_key == sent.key)
-                .values(reason=detail)
-            )
-        return True, []
-    if report.kind == "complaint":
-        changed = _unsubscribe_in(
-            session,
-            profile,
-            channel,
-            address,
-            source=source,
-            now=now,
-            reason="complaint",
-            detail=detail,
-        )
-        if not changed or profile is None:
-            return True, []
-        unsubscribed = properties | {"reason": "complaint"}
-        return True, [_track(session, UNSUBSCRIBED, profile, now, unsubscribed)]
-    if report.kind != "hard":
-        raise ValueError(f"unknown bounce kind {report.kind!r}; one of: hard, soft, complaint")
-    added = False
-    if address is not None:
-        added = add_in(
-            session,
-            channel,
-            address,
-            "hard_bounce",
-            now=now,
-            profile_id=profile,
-            detail=detail,
-            source=source,
-        )
-    newly_bounced = False
-    if sent is not None:
-        newly_bounced = bool(
-            session.execute(
-                update(JourneySend)
-                .where(JourneySend.idempotency_key == sent.key, JourneySend.bounced_at.is_(None))
-                .values(status="bounced", bounced_at=now, reason=detail)
-            ).rowcount  # type: ignore[attr-defined]
-        )
-    if profile is None or not (newly_bounced if sent is not None else added):
-        return True, []
-    bounced = properties | {
-        "bounce_type": "hard",
-        "status": report.status,
-        "diagnostic": report.diagnostic,
-    }
-    return True, [_track(session, BOUNCED, profile, now, bounced)]

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from lifetide.channels.bounces import BounceReport
 from lifetide.context import Lifetide
 from lifetide.journeys.store import JourneyStore
-from lifetide.messaging import feedback
+from lifetide.messaging import bounce_reports, feedback
 from lifetide.web.app import create_app
 from lifetide.web.pages.customers import campaign_name, event_detail, prediction_text
 from tests.customers import shop
@@ -124,7 +124,7 @@ def test_the_messages_a_customer_was_sent_and_why_not(
         skipped, "skipped", "frequency cap: 1 marketing message(s) in the last day (limit 1)"
     )
     feedback.record_click(app, sent, "https://shop.example.com/")
-    feedback.apply_reports(
+    bounce_reports.apply_reports(
         app, [BounceReport(recipient="ada@example.com", kind="hard", send_key=bounced)], "dsn"
     )
     sign_in("analyst")

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from lifetide.channels.bounces import parse_dsn, parse_provider_event
 from lifetide.context import Lifetide
-from lifetide.messaging.feedback import apply_reports
+from lifetide.messaging.bounce_reports import apply_reports
 from lifetide.web.security import Viewer, require
 
 router = APIRouter(prefix="/inbound", tags=["inbound"])
