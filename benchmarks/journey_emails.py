@@ -20,12 +20,11 @@ from lifetide.context import Lifetide
 from lifetide.journeys.definition import Offer
 from lifetide.journeys.engine import JourneyEngine
 from lifetide.journeys.facts import people
-from lifetide.messaging.compose import compose_email
+from lifetide.messaging.compose import build_email
 from lifetide.messaging.links import Links
 from lifetide.messaging.personalize import ContextRequest, MessageContexts
 from lifetide.messaging.promos import CodeRequest, PromoCodes
 from lifetide.messaging.template_store import TemplateStore
-from lifetide.messaging.templates import render_email
 from lifetide.messaging.tokens import LinkSigner
 from lifetide.ops.models import JourneyInstance, JourneySend
 
@@ -52,13 +51,9 @@ def build_messages(app: Lifetide, rows: list[Any]) -> list[OutgoingEmail]:
         ]
         for r, context in zip(batch, contexts.build(requests), strict=True):
             address = persons[r.profile_id].address("email") or ""
-            unsubscribe = links.unsubscribe_url(r.key, r.profile_id, "email", address)
-            rendered = render_email(
+            message = build_email(
                 template,
-                {**context, "unsubscribe_url": unsubscribe, "preferences_url": unsubscribe},
-            )
-            message = compose_email(
-                rendered,
+                context,
                 key=r.key,
                 to=address,
                 sender=settings.email_from,
