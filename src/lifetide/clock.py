@@ -11,6 +11,18 @@ def naive_utc(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
+def aware_utc(moment: dt.datetime) -> dt.datetime:
+    """`moment` as an aware UTC time; naive ones (SQLite hands them back) were stored as UTC."""
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def require_aware(moment: dt.datetime, what: str) -> dt.datetime:
+    """`moment` in UTC; ValueError naming `what` if it has no zone (it would be stored as is)."""
+    if moment.tzinfo is None:
+        raise ValueError(f"{what} must be timezone-aware, got {moment.isoformat()}")
+    return moment.astimezone(dt.UTC)
+
+
 class Clock(Protocol):
     """Something that says what time it is, always in UTC."""
 

@@ -24,7 +24,7 @@ import numpy as np
 from sqlalchemy import Table, bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from lifetide.clock import Clock
+from lifetide.clock import Clock, aware_utc
 from lifetide.identity.evidence import Evidence, read_evidence
 from lifetide.identity.graph import Rules, connected, resolve
 from lifetide.identity.matching import Link, match_records
@@ -456,7 +456,7 @@ def _with_live_decisions(
         profile = customer_id if customer_id in kept else moved_to.get(customer_id)
         if profile is None:
             continue
-        decided = _utc(updated_at)
+        decided = aware_utc(updated_at)
         row = by_key.get((profile, channel, purpose))
         if row is not None and row["decided_at"] is not None and row["decided_at"] >= decided:
             continue
@@ -470,10 +470,6 @@ def _with_live_decisions(
             "decided_at": decided,
         }
     return [{k: v for k, v in r.items() if k != "decided_at"} for r in by_key.values()]
-
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
 def _consents(
@@ -501,7 +497,7 @@ def _consents(
                     "status": "granted" if records[column][i] else "denied",
                     "source": f"record {records['customer_id'][i]}",
                     "updated_at": now,
-                    "decided_at": _utc(decided) if decided is not None else None,
+                    "decided_at": aware_utc(decided) if decided is not None else None,
                 }
             )
     return rows

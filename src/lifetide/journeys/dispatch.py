@@ -211,11 +211,7 @@ class Dispatcher:
         counts: dict[str, int] = defaultdict(int)
         if not batch:
             return counts
-        templates = self._templates_for({s.template for s, _ in batch})
-        failures: list[tuple[Claimed, str]] = []
-        codes = self._codes(batch, failures)
-        batch = [(s, p) for s, p in batch if s.offer is None or s.key in codes]
-        contexts = self._contexts.build(self._requests(batch, codes))
+        templates, failures, batch, contexts = self._prepare(batch)
         outgoing: list[tuple[Claimed, str, OutgoingEmail]] = []
         sender = self._app.settings.email_from
         for (send, person), context in zip(batch, contexts, strict=True):
@@ -256,6 +252,21 @@ class Dispatcher:
             for outcome, n in self._settle(chunk, results).items():
                 counts[outcome] += n
         return counts
+
+    def _prepare(
+        self, batch: Sequence[tuple[Claimed, Person]]
+    ) -> tuple[
+        dict[str, MessageTemplate],
+        list[tuple[Claimed, str]],
+        list[tuple[Claimed, Person]],
+        list[dict[str, Any]],
+    ]:
+        """Templates, codes and contexts for a batch, the sends left, and failures so far."""
+        templates = self._templates_for({s.template for s, _ in batch})
+        failures: list[tuple[Claimed, str]] = []
+        codes = self._codes(batch, failures)
+        kept = [(s, p) for s, p in batch if s.offer is None or s.key in codes]
+        return templates, failures, kept, self._contexts.build(self._requests(kept, codes))
 
     @staticmethod
     def _requests(
@@ -313,11 +324,7 @@ class Dispatcher:
         counts: dict[str, int] = defaultdict(int)
         if not batch:
             return counts
-        templates = self._templates_for({s.template for s, _ in batch})
-        failures: list[tuple[Claimed, str]] = []
-        codes = self._codes(batch, failures)
-        batch = [(s, p) for s, p in batch if s.offer is None or s.key in codes]
-        contexts = self._contexts.build(self._requests(batch, codes))
+        templates, failures, batch, contexts = self._prepare(batch)
         by_channel: dict[str, list[tuple[Claimed, str, OutgoingText]]] = defaultdict(list)
         for (send, person), context in zip(batch, contexts, strict=True):
             template = templates.get(send.template)

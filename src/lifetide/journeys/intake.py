@@ -17,7 +17,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from lifetide.clock import Clock
+from lifetide.clock import Clock, aware_utc
 from lifetide.collect.internal import trusted_profile
 from lifetide.collect.journal import Journal
 from lifetide.collect.loader import CURSOR as LOADER_CURSOR
@@ -182,7 +182,7 @@ def _input_kind(
         mine = key.split(":", 1)[0] == str(row.id)
         hard = seen.properties.get("bounce_type", "hard") == "hard"
         return "bounced" if mine and hard else None
-    if seen.at < _aware(row.entered_at):
+    if seen.at < aware_utc(row.entered_at):
         return None
     names = cache.get((row.journey_id, row.version))
     if names is None:
@@ -239,7 +239,7 @@ def _with_profiles(
         at = m.get("timestamp")
         when = at if isinstance(at, dt.datetime) else entry.received_at
         events.append(
-            ProfileEvent(profile, str(m["event"]), dict(m.get("properties") or {}), _aware(when))
+            ProfileEvent(profile, str(m["event"]), dict(m.get("properties") or {}), aware_utc(when))
         )
     return events
 
@@ -265,10 +265,6 @@ def _survivors(session: Session, ids: set[int]) -> dict[int, int]:
         if current != start:
             result[start] = current
     return result
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 def _jsonable(properties: Mapping[str, Any]) -> dict[str, Any]:

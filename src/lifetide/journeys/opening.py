@@ -8,20 +8,10 @@ import zlib
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from lifetide.clock import aware_utc, require_aware
 from lifetide.journeys.definition import Reentry
 from lifetide.ops.database import write_lock
 from lifetide.ops.models import JourneyInstance
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
-def _aware(value: dt.datetime, what: str) -> dt.datetime:
-    # SQLite stores times without their offset, so every stored time must be UTC.
-    if value.tzinfo is None:
-        raise ValueError(f"{what} must be timezone-aware, got {value.isoformat()}")
-    return value.astimezone(dt.UTC)
 
 
 def lock_open_key(session: Session, journey_id: int, profile_id: int, key: str | None) -> None:
@@ -74,7 +64,7 @@ def open_in(
         if last is not None:
             if reentry.kind == "never":
                 return None
-            if _utc(last) + dt.timedelta(days=reentry.days or 0) > entered_at:
+            if aware_utc(last) + dt.timedelta(days=reentry.days or 0) > entered_at:
                 return None
     row = JourneyInstance(
         journey_id=journey_id,
@@ -84,9 +74,9 @@ def open_in(
         status="active",
         step=step,
         visits={},
-        entered_at=_aware(entered_at, "entered_at"),
-        step_started_at=_aware(entered_at, "entered_at"),
-        wake_at=_aware(entered_at, "entered_at"),
+        entered_at=require_aware(entered_at, "entered_at"),
+        step_started_at=require_aware(entered_at, "entered_at"),
+        wake_at=require_aware(entered_at, "entered_at"),
         claimed_by=worker,
         claimed_until=claimed_until,
     )

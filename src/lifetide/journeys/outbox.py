@@ -19,8 +19,8 @@ from pydantic import ValidationError
 from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
+from lifetide.clock import aware_utc
 from lifetide.journeys.definition import Offer
-from lifetide.journeys.store import utc
 from lifetide.ops.models import JourneyInstance, JourneyRecord, JourneySend
 
 MAX_ATTEMPTS = 8
@@ -181,7 +181,7 @@ def recent_marketing(
     for profile_id, channel, sent_at, status in session.execute(query).all():
         if profile_id is None:
             continue
-        at = now if status == "sending" or sent_at is None else utc(sent_at)
+        at = now if status == "sending" or sent_at is None else aware_utc(sent_at)
         recent[(int(profile_id), channel)].append(at)
     return recent
 

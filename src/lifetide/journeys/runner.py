@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from lifetide.clock import Clock
+from lifetide.clock import Clock, aware_utc
 from lifetide.journeys.definition import Journey
 from lifetide.journeys.facts import Person, SegmentMatcher, people
 from lifetide.journeys.steps import (
@@ -40,7 +40,7 @@ from lifetide.journeys.steps import (
     advance,
     start,
 )
-from lifetide.journeys.store import JourneyStore, StoredInstance, utc
+from lifetide.journeys.store import JourneyStore, StoredInstance
 from lifetide.messaging.promos import PromoCodes, PromoError
 from lifetide.ops.database import transaction, write_lock
 from lifetide.ops.models import Customer, JourneyInput, JourneyInstance, JourneyRecord, JourneySend
@@ -246,7 +246,7 @@ def _inputs_of(session: Session, ids: list[int]) -> dict[int, list[tuple[int, In
     found: dict[int, list[tuple[int, Input]]] = {}
     query = select(JourneyInput).where(JourneyInput.instance_id.in_(ids)).order_by(JourneyInput.id)
     for row in session.scalars(query):
-        at = utc(row.at)
+        at = aware_utc(row.at)
         props = dict(row.properties or {})
         happened: Input = (
             Bounced(str(props.get("step", "")), at)

@@ -24,7 +24,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from lifetide.clock import Clock
+from lifetide.clock import Clock, aware_utc, require_aware
 from lifetide.journeys.definition import Journey, Reentry
 from lifetide.journeys.opening import open_in
 from lifetide.journeys.steps import Instance, Outcome, Status
@@ -68,20 +68,8 @@ class StoredInstance(Instance):
     version: int = 1
 
 
-def utc(value: dt.datetime) -> dt.datetime:
-    """`value` as an aware UTC time (SQLite hands back naive ones, stored as UTC)."""
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
 def _utc_or_none(value: dt.datetime | None) -> dt.datetime | None:
-    return None if value is None else utc(value)
-
-
-def _aware(value: dt.datetime, what: str) -> dt.datetime:
-    # SQLite stores times without their offset, so every stored time must be UTC.
-    if value.tzinfo is None:
-        raise ValueError(f"{what} must be timezone-aware, got {value.isoformat()}")
-    return value.astimezone(dt.UTC)
+    return None if value is None else aware_utc(value)
 
 
 def _clean_name(name: str) -> str:
@@ -279,10 +267,12 @@ class JourneyStore:
             "status": instance.status,
             "step": instance.step,
             "visits": dict(instance.visits),
-            "wake_at": None if instance.wake_at is None else _aware(instance.wake_at, "wake_at"),
-            "step_started_at": _aware(instance.step_started_at, "step_started_at"),
+            "wake_at": None
+            if instance.wake_at is None
+            else require_aware(instance.wake_at, "wake_at"),
+            "step_started_at": require_aware(instance.step_started_at, "step_started_at"),
             "outcome": instance.outcome,
-            "finished_at": _aware(instance.step_started_at, "step_started_at")
+            "finished_at": require_aware(instance.step_started_at, "step_started_at")
             if instance.status == "done"
             else None,
         }
@@ -317,8 +307,8 @@ class JourneyStore:
             journey_id=int(row.journey_id),
             step=row.step,
             status=status,
-            entered_at=utc(row.entered_at),
-            step_started_at=utc(row.step_started_at),
+            entered_at=aware_utc(row.entered_at),
+            step_started_at=aware_utc(row.step_started_at),
             wake_at=_utc_or_none(row.wake_at),
             outcome=outcome,
             visits=visits,
@@ -339,7 +329,7 @@ class JourneyStore:
         """
         if limit < 1:
             return []
-        now = _aware(now, "now")
+        now = require_aware(now, "now")
         free = or_(JourneyInstance.claimed_until.is_(None), JourneyInstance.claimed_until <= now)
         waiting = JourneyInstance.status == "waiting"
         with transaction(self._sessions) as session:
@@ -426,7 +416,7 @@ class JourneyStore:
         self._set_send(
             key,
             status="sent",
-            sent_at=_aware(now, "now"),
+            sent_at=require_aware(now, "now"),
             provider_message_id=provider_message_id,
         )
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from lifetide.clock import Clock
+from lifetide.clock import Clock, aware_utc
 from lifetide.journeys.cursors import read_cursor, write_cursor
 from lifetide.journeys.definition import DateTrigger, SegmentTrigger
 from lifetide.journeys.intake import MAX_TRIGGER_AGE, LiveJourney
@@ -86,7 +86,7 @@ class WarehouseTriggers:
         with transaction(self._sessions) as session:
             write_lock(session)
             for row in rows:
-                at = _aware(row["changed_at"])
+                at = aware_utc(row["changed_at"])
                 # As for events: an old refresh (a journey started long after) starts nothing,
                 # so going live does not sweep in everyone who entered the segment last month.
                 if now - at > MAX_TRIGGER_AGE:
@@ -208,7 +208,3 @@ def _falls_on(value: dt.date, day: dt.date, yearly: bool) -> bool:
         return True
     leap = day.year % 4 == 0 and (day.year % 100 != 0 or day.year % 400 == 0)
     return (value.month, value.day) == (2, 29) and not leap and (day.month, day.day) == (2, 28)
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
