@@ -13,7 +13,6 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Sequence
-from email import policy
 from pathlib import Path
 from urllib.parse import quote
 
@@ -70,7 +69,7 @@ class FileTransport:
         """One message to disk, or "failed" with the reason (the batch goes on)."""
         try:
             target = self.path_of(item.key)
-            data = item.message.as_bytes(policy=policy.SMTP)
+            data = item.data
         except (ValueError, TypeError, UnicodeError, LookupError) as err:
             return DeliveryResult(item.key, "failed", None, f"cannot write: {err}")
         try:

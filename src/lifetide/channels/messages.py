@@ -13,9 +13,15 @@ Outcomes, as the dispatcher should read them:
 
 from __future__ import annotations
 
+import copy
+import functools
+import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from email.generator import BytesGenerator
 from email.message import EmailMessage
+from email.policy import EmailPolicy
+from email.utils import parseaddr
 from typing import Any, Literal, Protocol
 
 Outcome = Literal["sent", "bounced", "failed", "retry"]
@@ -30,6 +36,36 @@ class OutgoingEmail:
     key: str
     to: str
     message: EmailMessage
+
+    @functools.cached_property
+    def sender(self) -> str:
+        """The envelope sender: the Sender header's address, else From's; ValueError if none."""
+        for header in ("Sender", "From"):
+            value = self.message.get(header)
+            if value is not None:
+                address = parseaddr(str(value))[1]
+                if address:
+                    return address
+        raise ValueError("the message has no From header with an address")
+
+    @functools.cached_property
+    def data(self) -> bytes:
+        """The message as SMTP carries it (CRLF, no Bcc), flattened once with its own policy.
+
+        The message's policy writes its headers as they were set: flattening with
+        `email.policy.SMTP` instead, as `aiosmtplib.send_message` does, parses every header
+        again, a third of the time it takes to send a journey e-mail.
+        """
+        message = self.message
+        if message.get("Bcc") is not None or message.get("Resent-Bcc") is not None:
+            message = copy.copy(message)
+            del message["Bcc"]
+            del message["Resent-Bcc"]
+        own = message.policy
+        policy = own.clone(linesep="\r\n") if isinstance(own, EmailPolicy) else own
+        with io.BytesIO() as out:
+            BytesGenerator(out, policy=policy).flatten(message)
+            return out.getvalue()
 
 
 @dataclass(frozen=True)

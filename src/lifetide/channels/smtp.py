@@ -226,7 +226,11 @@ class SmtpTransport:
             raise _Transient("no connection", connection=True)
         key = item.key
         try:
-            _, reply = await client.send_message(item.message, recipients=[item.to])
+            if item.to.isascii() and item.sender.isascii():
+                _, reply = await client.sendmail(item.sender, [item.to], item.data)
+            else:
+                # An internationalized address needs SMTPUTF8, which send_message negotiates.
+                _, reply = await client.send_message(item.message, recipients=[item.to])
         except aiosmtplib.SMTPRecipientsRefused as err:
             refused = err.recipients[0]
             return _refusal(key, refused.code, refused.message, "bounced")

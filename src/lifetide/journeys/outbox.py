@@ -28,6 +28,8 @@ RESENT = "resent after an interrupted attempt"
 # An instance that ended this way makes its still-queued marketing moot (she bought, or the
 # cart's own order came, or the journey was stopped).
 ENDED = frozenset({"goal", "ended", "stopped"})
+# How recently a send must have fallen due to take the fast lane of a claim.
+FRESH = dt.timedelta(minutes=2)
 _SENDS: Table = JourneySend.__table__  # type: ignore[assignment]
 
 
@@ -72,15 +74,29 @@ def claim(
         # Handed to a channel by a dispatcher that then died: in doubt, sent again.
         (JourneySend.status == "sending") & (JourneySend.claimed_until <= now),
     )
-    query = (
-        select(JourneySend)
-        # A paused journey's queued messages wait for it, like its instances.
-        .where(due, or_(JourneySend.journey_id.is_(None), JourneySend.journey_id.not_in(paused)))
-        .order_by(JourneySend.due_at, JourneySend.id)
-        .limit(limit)
+    # A paused journey's queued messages wait for it, like its instances.
+    ready = select(JourneySend).where(
+        due, or_(JourneySend.journey_id.is_(None), JourneySend.journey_id.not_in(paused))
+    )
+    # Half of each claim goes to what fell due last (a cart whose hour just ended), newest
+    # first, so a backlog (a burst of thousands due at once) delays it by one round, not by
+    # the backlog; the other half drains the backlog oldest first, so nothing starves.
+    fresh = (
+        ready.where(JourneySend.due_at > now - FRESH)
+        .order_by(JourneySend.due_at.desc(), JourneySend.id.desc())
+        .limit(max(1, limit // 2))
         .with_for_update(skip_locked=True)
     )
-    rows = list(session.scalars(query))
+    rows = list(session.scalars(fresh))
+    taken = [r.id for r in rows]
+    if len(rows) < limit:
+        oldest = (
+            (ready.where(JourneySend.id.not_in(taken)) if taken else ready)
+            .order_by(JourneySend.due_at, JourneySend.id)
+            .limit(limit - len(rows))
+            .with_for_update(skip_locked=True)
+        )
+        rows += session.scalars(oldest)
     if not rows:
         return []
     instances = {

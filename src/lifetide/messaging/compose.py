@@ -82,6 +82,16 @@ class _Policy(EmailPolicy):
                 return (name, _Verbatim(name, value))
         return super().header_store_parse(name, value)  # type: ignore[no-any-return]
 
+    def header_fetch_parse(self, name: str, value: Any) -> Any:
+        """A value stored as a plain string comes back as that string.
+
+        The stock policy parses it into a header object on every read, and flattening a
+        message reads Content-Type several times per part: a fifth of the time to send one.
+        """
+        if isinstance(value, str) and not hasattr(value, "name"):
+            return value
+        return super().header_fetch_parse(name, value)
+
 
 _POLICY = _Policy(linesep="\r\n", refold_source="none", header_factory=_Headers())
 # Headers compose_email sets itself; `headers` may not replace them.
