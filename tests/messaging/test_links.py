@@ -117,3 +117,25 @@ def test_the_base_url_comes_from_settings_without_a_trailing_slash() -> None:
 )
 def test_what_counts_as_a_web_link(url: str, web: bool) -> None:
     assert is_web_link(url) is web
+
+
+@pytest.mark.parametrize(
+    "token", ["", "abc", "x.y", "é.x", "eyJrIjoxfQ", "eyJrIjoxfQ.", "!!!.???", "bnVsbA.sig"]
+)
+def test_anything_but_a_token_is_refused_cleanly(signer: LinkSigner, token: str) -> None:
+    with pytest.raises(BadToken):
+        signer.verify("open", token)
+
+
+def test_a_token_with_one_character_changed_is_refused(signer: LinkSigner) -> None:
+    token = signer.sign("open", {"k": "12:first_email:1"})
+    for at in range(len(token)):
+        changed = token[:at] + ("A" if token[at] != "A" else "B") + token[at + 1 :]
+        with pytest.raises(BadToken):
+            signer.verify("open", changed)
+
+
+def test_a_token_signed_with_another_secret_is_refused(signer: LinkSigner) -> None:
+    other = LinkSigner("another secret, as long as it needs to be").sign("open", {"k": "1"})
+    with pytest.raises(BadToken):
+        signer.verify("open", other)

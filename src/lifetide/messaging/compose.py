@@ -259,6 +259,7 @@ def track_text(
     return _Tracker(links, key, journey_id, step, medium).text(body)
 
 
+@functools.lru_cache(maxsize=16)  # one sender for every e-mail of a Lifetide
 def _domain(sender: str) -> str:
     address = parseaddr(sender)[1]
     user, at, domain = address.rpartition("@")
