@@ -9,11 +9,12 @@ import time
 from collections.abc import Callable
 from email.message import EmailMessage
 from email.policy import SMTP, default
+from email.utils import parseaddr
 from html.parser import HTMLParser
 
 import pytest
 from aiosmtplib.email import flatten_message
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from lifetide.messaging.compose import (
@@ -23,6 +24,7 @@ from lifetide.messaging.compose import (
     compose_email,
     message_id,
     rewrite_links,
+    split_address,
     track_text,
 )
 from lifetide.messaging.links import Links
@@ -400,3 +402,22 @@ def test_anchors_in_inlined_html_match_htmlparser(pieces: list[str]) -> None:
     reference.feed(html)
     reference.close()
     assert [attrs for _, _, attrs in anchors(html)] == reference.found
+
+
+@given(
+    st.one_of(
+        st.text(max_size=40),
+        st.builds(
+            lambda user, domain: f"{user}@{domain}",
+            st.text(st.characters(codec="ascii"), min_size=1, max_size=12),
+            st.from_regex(r"[A-Za-z0-9.-]{1,12}", fullmatch=True),
+        ),
+    )
+)
+@example("ann@example.com")
+@example("  ann.b+tag@mail-1.example.co.uk ")
+@example("Ann <ann@example.com>")
+@example('"a@b" <c@d.e>')
+@example("a@b@c.d")
+def test_split_address_reads_addresses_as_parseaddr_does(value: str) -> None:
+    assert split_address(value) == parseaddr(value)

@@ -2,8 +2,8 @@
 
 A send row is claimed (status `sending`, a lease; SKIP LOCKED on PostgreSQL), checked against
 the policy gate with what is true at that moment (an opt-out a second ago counts), rendered,
-handed to its channel, and marked with the result, a small chunk at a time so a crash leaves
-at most one chunk in doubt. A send still `sending` when its lease ends was interrupted: it is
+handed to its channel, and marked with the result, a small chunk at a time (one message per
+SMTP connection) so a crash leaves at most one chunk delivered but not recorded. A send still `sending` when its lease ends was interrupted: it is
 sent again with the same Message-ID (its idempotency key), which mailbox providers use to drop
 a duplicate, and its reason says so.
 """
@@ -47,6 +47,10 @@ from lifetide.ops.models import MessageTemplate
 # Long enough for one chunk's worst case (SMTP timeouts and retries); renewed per chunk.
 DEFAULT_LEASE = dt.timedelta(minutes=5)
 TEXT_CHUNK = 8
+# Sends are marked `sending` this many chunks at a time (one commit), and recorded a chunk at
+# a time: a crash leaves at most this many chunks to send again, and at most one chunk that
+# the server took but we did not record (sent twice, with the same Message-ID).
+HAND_OVER_CHUNKS = 8
 log = logging.getLogger(__name__)
 
 
@@ -244,13 +248,14 @@ class Dispatcher:
         self._fail(failures)
         counts["failed"] += len(failures)
         transport = self._transport("email")
-        for start in range(0, len(outgoing), self._chunk):
-            chunk = self._hand_over(outgoing[start : start + self._chunk])
-            if not chunk:
-                continue
-            results = self._loop.run_until_complete(transport.send([o for _, _, o in chunk]))
-            for outcome, n in self._settle(chunk, results).items():
-                counts[outcome] += n
+        group = self._chunk * HAND_OVER_CHUNKS
+        for start in range(0, len(outgoing), group):
+            mine = self._hand_over(outgoing[start : start + group])
+            for at in range(0, len(mine), self._chunk):
+                chunk = mine[at : at + self._chunk]
+                results = self._loop.run_until_complete(transport.send([o for _, _, o in chunk]))
+                for outcome, n in self._settle(chunk, results).items():
+                    counts[outcome] += n
         return counts
 
     def _prepare(
