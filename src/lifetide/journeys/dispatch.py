@@ -1,11 +1,12 @@
 """The outbox dispatcher: every journey message passes the policy gate, then goes out once.
 
-A send row is claimed (status `sending`, a lease; SKIP LOCKED on PostgreSQL), checked against
-the policy gate with what is true at that moment (an opt-out a second ago counts), rendered,
-handed to its channel, and marked with the result, a small chunk at a time (one message per
-SMTP connection) so a crash leaves at most one chunk delivered but not recorded. A send still `sending` when its lease ends was interrupted: it is
-sent again with the same Message-ID (its idempotency key), which mailbox providers use to drop
-a duplicate, and its reason says so.
+A send row is claimed (a lease; SKIP LOCKED on PostgreSQL), checked against the policy gate
+with what is true at that moment (an opt-out a second ago counts), rendered, marked `sending`
+as it is handed to its channel, and marked with the result a small chunk at a time (one
+message per SMTP connection), so a crash leaves at most one chunk delivered but not recorded.
+A send still `sending` when its lease ends was interrupted: it is sent again with the same
+Message-ID (its idempotency key), which mailbox providers use to drop a duplicate, and its
+reason says so.
 """
 
 from __future__ import annotations
