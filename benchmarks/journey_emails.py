@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from journey_shop import Shop, count_sends, profiled, say, vacuum
-from lifetide.channels.messages import OutgoingEmail
+from lifetide.channels.messages import OutgoingEmail, outgoing_email
 from lifetide.channels.smtp import SmtpTransport
 from lifetide.context import Lifetide
 from lifetide.journeys.definition import Offer
@@ -63,7 +63,7 @@ def build_messages(app: Lifetide, rows: list[Any]) -> list[OutgoingEmail]:
                 step=r.step,
                 date=now,
             )
-            built.append(OutgoingEmail(r.key, address, message))
+            built.append(outgoing_email(r.key, address, message))
     return built
 
 

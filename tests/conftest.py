@@ -36,8 +36,12 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Settings whose stores live in this test's own folder."""
-    return load_settings(data_dir=tmp_path / "data", env="test")
+    """Settings whose stores live in this test's own folder.
+
+    Journey e-mails are built in the dispatcher's process (spawning a builder costs a second
+    per dispatcher); the end-to-end and crash tests use the builder process, the default.
+    """
+    return load_settings(data_dir=tmp_path / "data", env="test", render_processes=0)
 
 
 @pytest.fixture

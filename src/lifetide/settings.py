@@ -93,6 +93,15 @@ class Settings(BaseSettings):
     smtp_connections: int = Field(
         4, ge=1, le=64, description="SMTP connections kept open and used in parallel."
     )
+    render_processes: int = Field(
+        1,
+        ge=0,
+        le=1,
+        description=(
+            "Worker processes that build journey e-mails while the dispatcher sends (0: build "
+            "in the dispatcher's own process)."
+        ),
+    )
     sms_webhook_url: str | None = Field(
         None, description="HTTP provider that sends SMS (generic webhook); unset: no SMS."
     )

@@ -20,7 +20,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from lifetide.channels.messages import OutgoingEmail
+from lifetide.channels.messages import OutgoingEmail, outgoing_email
 
 USER = "mailer"
 # A password full of characters that a URL must escape.
@@ -281,8 +281,8 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
     return Certificates(ca_file, cert_file, key_file)
 
 
-def make_email(key: str, to: str, sender: str = "Shop <shop@lifetide.dev>") -> OutgoingEmail:
-    """A small journey-like e-mail with the headers compose_email sets."""
+def make_message(key: str, to: str, sender: str = "Shop <shop@lifetide.dev>") -> EmailMessage:
+    """A small journey-like message with the headers compose_email sets."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
@@ -291,4 +291,9 @@ def make_email(key: str, to: str, sender: str = "Shop <shop@lifetide.dev>") -> O
     message["X-Lifetide-Send"] = key
     message.set_content(f"Hello, this is message {key}.\n")
     message.add_alternative(f"<p>Hello, this is message <b>{key}</b>.</p>", subtype="html")
-    return OutgoingEmail(key, to, message)
+    return message
+
+
+def make_email(key: str, to: str, sender: str = "Shop <shop@lifetide.dev>") -> OutgoingEmail:
+    """make_message, ready for a transport."""
+    return outgoing_email(key, to, make_message(key, to, sender))

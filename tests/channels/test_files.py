@@ -9,13 +9,13 @@ from urllib.parse import unquote
 import pytest
 
 from lifetide.channels.files import MAX_STEM, FileTransport, file_stem
-from lifetide.channels.messages import DeliveryResult, OutgoingEmail
+from lifetide.channels.messages import DeliveryResult, OutgoingEmail, outgoing_email
 from lifetide.channels.select import email_transport, text_transport, webhook_secret
 from lifetide.channels.smtp import SmtpTransport
 from lifetide.channels.smtp_url import SmtpUrlError
 from lifetide.channels.webhook import WebhookTransport
 from lifetide.settings import Settings, load_settings
-from tests.channels.conftest import make_email
+from tests.channels.conftest import make_email, make_message
 
 
 def send(transport: FileTransport, batch: list[OutgoingEmail]) -> list[DeliveryResult]:
@@ -42,8 +42,9 @@ def test_each_message_becomes_one_eml_file(tmp_path: Path) -> None:
 def test_the_same_key_replaces_its_file_and_leaves_no_temporary_files(tmp_path: Path) -> None:
     transport = FileTransport(tmp_path)
     first = make_email("7:send:1", "a@example.com")
-    second = make_email("7:send:1", "a@example.com")
-    second.message.replace_header("Subject", "Second version")
+    changed = make_message("7:send:1", "a@example.com")
+    changed.replace_header("Subject", "Second version")
+    second = outgoing_email("7:send:1", "a@example.com", changed)
     send(transport, [first])
     send(transport, [second])
     assert [p.name for p in tmp_path.iterdir()] == ["7:send:1.eml"]
@@ -63,8 +64,8 @@ def test_any_key_is_one_safe_file_name(key: str, tmp_path: Path) -> None:
         assert unquote(stem) == key
     path = FileTransport(tmp_path).path_of(key)
     assert path.parent == tmp_path
-    message = make_email("1:s:1", "a@example.com").message
-    results = send(FileTransport(tmp_path), [OutgoingEmail(key, "a@example.com", message)])
+    message = make_message("1:s:1", "a@example.com")
+    results = send(FileTransport(tmp_path), [outgoing_email(key, "a@example.com", message)])
     assert results[0].outcome == "sent"
     assert path.is_file()
 

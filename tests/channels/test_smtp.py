@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 import signal
@@ -13,7 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
-from lifetide.channels.messages import DeliveryResult, OutgoingEmail
+from lifetide.channels.messages import DeliveryResult, OutgoingEmail, outgoing_email
 from lifetide.channels.smtp import SmtpTransport
 from lifetide.channels.smtp_url import SmtpServer as ServerAddress
 from lifetide.channels.smtp_url import SmtpUrlError, parse_smtp_url
@@ -26,6 +27,7 @@ from tests.channels.conftest import (
     check_login,
     free_port,
     make_email,
+    make_message,
 )
 
 Start = Callable[..., SmtpServer]
@@ -167,15 +169,38 @@ def test_a_refused_sender_fails_without_bouncing(smtp_server: Start) -> None:
 
 def test_a_message_that_cannot_be_sent_fails_alone(smtp_server: Start) -> None:
     server = smtp_server()
-    broken = make_email("1:s:1", "a@example.com")
-    del broken.message["From"]
+    # A space in an envelope address could smuggle parameters into the RCPT command.
+    broken = dataclasses.replace(make_email("1:s:1", "a@example.com"), to="a b@example.com")
     results = send(
         SmtpTransport(f"smtp://127.0.0.1:{server.port}", connections=1),
         [broken, make_email("2:s:1", "b@example.com")],
     )
     assert results[0].outcome == "failed"
-    assert "From" in (results[0].detail or "")
+    assert "cannot send" in (results[0].detail or "")
     assert results[1].outcome == "sent"
+
+
+@pytest.mark.parametrize("utf8", [True, False])
+def test_an_international_address_goes_where_the_server_speaks_smtputf8(
+    smtp_server: Start, utf8: bool
+) -> None:
+    server = smtp_server(enable_SMTPUTF8=utf8)
+    items = [make_email("1:s:1", "josé@example.com"), make_email("2:s:1", "b@example.com")]
+    results = send(SmtpTransport(f"smtp://127.0.0.1:{server.port}", connections=1), items)
+    if utf8:
+        assert results[0].outcome == "sent"
+        assert server.handler.accepted[0].rcpt == ["josé@example.com"]
+    else:
+        assert results[0].outcome == "failed"
+        assert "SMTPUTF8" in (results[0].detail or "")
+    assert results[1].outcome == "sent"
+
+
+def test_a_message_without_a_sender_cannot_be_made_ready() -> None:
+    message = make_message("1:s:1", "a@example.com")
+    del message["From"]
+    with pytest.raises(ValueError, match="From"):
+        outgoing_email("1:s:1", "a@example.com", message)
 
 
 def test_a_greylisted_recipient_is_sent_on_the_second_try(smtp_server: Start) -> None:

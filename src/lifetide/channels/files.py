@@ -76,10 +76,7 @@ class FileTransport:
             _write_atomically(target, data)
         except OSError as err:
             return DeliveryResult(item.key, "retry", None, f"cannot write {target}: {err}")
-        message_id = item.message.get("Message-ID")
-        return DeliveryResult(
-            item.key, "sent", str(message_id).strip() if message_id else None, str(target)
-        )
+        return DeliveryResult(item.key, "sent", item.message_id, str(target))
 
 
 def _write_atomically(target: Path, data: bytes) -> None:

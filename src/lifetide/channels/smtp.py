@@ -225,12 +225,13 @@ class SmtpTransport:
         if client is None:
             raise _Transient("no connection", connection=True)
         key = item.key
+        # An internationalized address needs SMTPUTF8 (RFC 6531); aiosmtplib says so when the
+        # server lacks it (SMTPNotSupported: failed).
+        options = () if item.to.isascii() and item.sender.isascii() else ("SMTPUTF8",)
         try:
-            if item.to.isascii() and item.sender.isascii():
-                _, reply = await client.sendmail(item.sender, [item.to], item.data)
-            else:
-                # An internationalized address needs SMTPUTF8, which send_message negotiates.
-                _, reply = await client.send_message(item.message, recipients=[item.to])
+            _, reply = await client.sendmail(
+                item.sender, [item.to], item.data, mail_options=options
+            )
         except aiosmtplib.SMTPRecipientsRefused as err:
             refused = err.recipients[0]
             return _refusal(key, refused.code, refused.message, "bounced")
@@ -253,10 +254,7 @@ class SmtpTransport:
             # A message that cannot be sent as it is (no From, a malformed address or header).
             link.drop()
             return DeliveryResult(key, "failed", None, f"cannot send: {_describe(err)}")
-        message_id = item.message.get("Message-ID")
-        return DeliveryResult(
-            key, "sent", str(message_id).strip() if message_id else None, reply, 250
-        )
+        return DeliveryResult(key, "sent", item.message_id, reply, 250)
 
     async def _connect(self, link: _Link) -> None:
         """Open the link's connection (STARTTLS, AUTH), retrying; _Unreachable if it cannot."""

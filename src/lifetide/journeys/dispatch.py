@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lifetide.channels.bounces import BounceReport
-from lifetide.channels.messages import DeliveryResult, OutgoingEmail, OutgoingText, TextChannel
+from lifetide.channels.messages import DeliveryResult, OutgoingText, TextChannel
 from lifetide.channels.select import email_transport, text_transport
 from lifetide.context import Lifetide
 from lifetide.journeys.facts import Person, people
@@ -36,12 +36,13 @@ from lifetide.journeys.outbox import (
 )
 from lifetide.journeys.policy import Caps, Decision, Message, Recipient, decide
 from lifetide.messaging.bounce_reports import apply_reports
-from lifetide.messaging.compose import build_email, track_text
+from lifetide.messaging.builder import EmailBuilder, EmailJob, LinkConfig
+from lifetide.messaging.compose import track_text
 from lifetide.messaging.links import Links
 from lifetide.messaging.personalize import ContextRequest, MessageContexts
 from lifetide.messaging.promos import CodeRequest, IssuedCode, PromoCodes
 from lifetide.messaging.template_store import TemplateStore
-from lifetide.messaging.templates import TemplateProblem, render_text
+from lifetide.messaging.templates import TemplateProblem, TemplateSpec, render_text
 from lifetide.ops.database import transaction, write_lock
 from lifetide.ops.models import MessageTemplate
 
@@ -66,6 +67,13 @@ class DispatchResult:
     failed: int
     bounced: int
     retried: int
+
+
+def _spec(template: MessageTemplate) -> TemplateSpec:
+    """A stored template as plain data, which can cross to the builder process."""
+    return TemplateSpec(
+        template.name, template.channel, template.subject, template.body, template.text_body
+    )
 
 
 def caps_of(lifetide: Lifetide) -> Caps:
@@ -105,11 +113,17 @@ class Dispatcher:
         self._templates = TemplateStore(lifetide.sessions, lifetide.clock)
         self._promos = PromoCodes(lifetide.sessions, lifetide.clock)
         self._contexts = MessageContexts(lifetide)
+        self._builder = EmailBuilder(
+            settings.email_from,
+            LinkConfig(settings.base_url, settings.secret_key.get_secret_value()),
+            processes=settings.render_processes,
+        )
         # One message in flight per connection: after a crash at most that many are in doubt.
         self._chunk = settings.smtp_connections
 
     def close(self) -> None:
-        """Close the channel connections and the event loop."""
+        """Close the channel connections, the e-mail builder and the event loop."""
+        self._builder.close()
         for transport in self._transports.values():
             self._loop.run_until_complete(transport.close())
         self._transports.clear()
@@ -217,41 +231,36 @@ class Dispatcher:
         if not batch:
             return counts
         templates, failures, batch, contexts = self._prepare(batch)
-        outgoing: list[tuple[Claimed, str, OutgoingEmail]] = []
-        sender = self._app.settings.email_from
+        jobs: list[EmailJob] = []
+        held: dict[str, tuple[Claimed, str]] = {}
         for (send, person), context in zip(batch, contexts, strict=True):
             template = templates.get(send.template)
-            address = person.address("email") or ""
             if template is None:
                 failures.append((send, f"no template named {send.template!r}"))
                 continue
-            try:
-                message = build_email(
-                    template,
+            address = person.address("email") or ""
+            held[send.key] = (send, address)
+            jobs.append(
+                EmailJob(
+                    send.key,
+                    address,
+                    _spec(template),
                     context,
-                    key=send.key,
-                    to=address,
-                    sender=sender,
-                    links=self._links,
-                    profile_id=send.profile_id,
-                    journey_id=send.journey_id,
-                    step=send.step,
-                    date=now,
+                    send.profile_id,
+                    send.journey_id,
+                    send.step,
                 )
-            except TemplateProblem as problem:
-                failures.append((send, f"template {send.template!r}: {problem}"))
-                continue
-            except Exception as err:  # one bad row (an odd address) must not stop the others
-                log.exception("send %s: the e-mail could not be built", send.key)
-                failures.append((send, f"the e-mail could not be built: {err}"))
-                continue
-            outgoing.append((send, address, OutgoingEmail(send.key, address, message)))
+            )
         self._fail(failures)
         counts["failed"] += len(failures)
         transport = self._transport("email")
-        group = self._chunk * HAND_OVER_CHUNKS
-        for start in range(0, len(outgoing), group):
-            mine = self._hand_over(outgoing[start : start + group])
+        # While one slice is handed over and sent, the builder makes the next.
+        for built in self._builder.build(jobs, now, self._chunk * HAND_OVER_CHUNKS):
+            problems = [(held[b.key][0], b.problem or "") for b in built if b.email is None]
+            self._fail(problems)
+            counts["failed"] += len(problems)
+            ready = [(*held[b.key], b.email) for b in built if b.email is not None]
+            mine = self._hand_over(ready)
             for at in range(0, len(mine), self._chunk):
                 chunk = mine[at : at + self._chunk]
                 results = self._loop.run_until_complete(transport.send([o for _, _, o in chunk]))
