@@ -39,9 +39,12 @@ def settings(tmp_path: Path) -> Settings:
     """Settings whose stores live in this test's own folder.
 
     Journey e-mails are built in the dispatcher's process (spawning a builder costs a second
-    per dispatcher); the end-to-end and crash tests use the builder process, the default.
+    per dispatcher); the end-to-end and crash tests use the builder process, the default. No
+    one is held out of marketing: tests of holdouts ask for them.
     """
-    return load_settings(data_dir=tmp_path / "data", env="test", render_processes=0)
+    return load_settings(
+        data_dir=tmp_path / "data", env="test", render_processes=0, global_holdout_percent=0
+    )
 
 
 @pytest.fixture

@@ -93,6 +93,15 @@ class Settings(BaseSettings):
     smtp_connections: int = Field(
         4, ge=1, le=64, description="SMTP connections kept open and used in parallel."
     )
+    global_holdout_percent: float = Field(
+        5.0,
+        ge=0,
+        le=50,
+        description=(
+            "Percent of customers in the global control group, kept from all marketing to "
+            "measure its lift (0: none)."
+        ),
+    )
     render_processes: int = Field(
         1,
         ge=0,

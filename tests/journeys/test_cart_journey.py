@@ -23,6 +23,7 @@ from sqlalchemy import select
 from lifetide.clock import ManualClock
 from lifetide.collect.loader import WarehouseLoader
 from lifetide.context import Lifetide
+from lifetide.experiments.holdouts import GLOBAL, HELD_OUT, TREATED, Holdout, journey_key
 from lifetide.identity.live import LiveIdentity
 from lifetide.journeys.engine import JourneyEngine
 from lifetide.journeys.files import bundled_journeys
@@ -30,6 +31,7 @@ from lifetide.journeys.store import JourneyStore
 from lifetide.messaging.template_store import TemplateStore
 from lifetide.ops.models import (
     Consent,
+    Exposure,
     Identity,
     JourneyInstance,
     JourneySend,
@@ -104,11 +106,17 @@ class Shop:
 
 @pytest.fixture
 def shop(
-    tmp_path: Any, mailbox: tuple[Mailbox, int], sms_provider: tuple[SmsProvider, str]
+    request: pytest.FixtureRequest,
+    tmp_path: Any,
+    mailbox: tuple[Mailbox, int],
+    sms_provider: tuple[SmsProvider, str],
 ) -> Iterator[Shop]:
+    """The shop; parametrized indirectly with (global holdout %, cart journey holdout %)."""
     _, port = mailbox
     _, sms_url = sms_provider
+    everyone, journey = getattr(request, "param", (0.0, 0.0))
     settings = load_settings(
+        global_holdout_percent=everyone,
         data_dir=tmp_path / "data",
         env="test",
         smtp_url=f"smtp://127.0.0.1:{port}",
@@ -121,7 +129,7 @@ def shop(
         _catalog(app)
         TemplateStore(app.sessions, clock).ensure_bundled()
         store = JourneyStore(app.sessions, clock)
-        cart = bundled_journeys()["cart_abandonment"]
+        cart = bundled_journeys()["cart_abandonment"].model_copy(update={"holdout": journey})
         store.set_status(store.create(cart.name, cart, None).id, "live")
         key = app.sources.create("web").write_key
         with TestClient(create_app(app), base_url="http://shop.test") as client:
@@ -381,3 +389,49 @@ def test_a_reminder_deferred_by_quiet_hours_is_dropped_once_she_has_bought(
     (send,) = shop.sends(yui)
     assert send.status == "skipped" and "ended (goal)" in (send.reason or "")
     assert box.to("yui@shop.test") == []
+
+
+@pytest.mark.parametrize("shop", [(50.0, 0.0), (0.0, 50.0)], indirect=True)
+def test_held_out_customers_get_no_cart_email_and_their_exposure_is_recorded(
+    shop: Shop, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, _ = mailbox
+    everyone = shop.app.settings.global_holdout_percent
+    journey_id = JourneyStore(shop.app.sessions, shop.clock).list()[0].id
+    holdout = (
+        Holdout(GLOBAL, everyone, "global control group")
+        if everyone
+        else Holdout(journey_key(journey_id), 50.0, f"journey {journey_id}'s holdout")
+    )
+    people = []  # (user, address, profile, arm)
+    for n in range(10):
+        user, address = f"u{n}", f"ann{n}@example.com"
+        profile = _customer(shop, user, address)
+        people.append((user, address, profile, holdout.arm_of(profile)))
+        _leave_cart(shop, user, f"cart-{n}")
+    assert {arm for *_, arm in people} == {HELD_OUT, TREATED}  # else the test shows nothing
+    shop.later(hours=1, minutes=1)
+    for _, address, profile, arm in people:
+        first = shop.sends(profile)[0]
+        if arm == HELD_OUT:
+            assert box.to(address) == []
+            assert (first.status, first.reason) == ("skipped", holdout.reason)
+        else:
+            assert len(box.to(address)) == 1
+            assert first.status == "sent"
+    with shop.app.sessions() as session:
+        query = select(Exposure).where(Exposure.experiment == holdout.key)
+        exposures = {(e.profile_id, e.arm) for e in session.scalars(query)}
+    assert exposures == {(profile, arm) for _, _, profile, arm in people}
+    # A held-out customer's order still reaches the journey's goal: the control's outcome.
+    user, _, profile, _ = next(p for p in people if p[3] == HELD_OUT)
+    shop.track(
+        {
+            "type": "track",
+            "userId": user,
+            "event": "Order Completed",
+            "properties": {"cart_id": f"cart-{user[1:]}", "order_id": f"o-{user}", "revenue": 30},
+        }
+    )
+    shop.settle()
+    assert shop.instance(profile).outcome == "goal"

@@ -148,6 +148,8 @@ def test_kill_9_during_sends_then_restart_sends_every_message_once(
         "LIFETIDE_SMTP_CONNECTIONS": "2",
         "LIFETIDE_QUIET_HOURS": "",
         "LIFETIDE_MARKETING_PER_DAY": "5",
+        # Every customer is to be e-mailed: none held out for measurement.
+        "LIFETIDE_GLOBAL_HOLDOUT_PERCENT": "0",
     }
     workers = {n: _worker(n, env, tmp_path / n) for n in ("w1", "w2")}
     engine = create_engine(schema_url)

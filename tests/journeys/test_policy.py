@@ -23,8 +23,12 @@ def who(
     suppressed: tuple[str, ...] = (),
     sent: tuple[dt.datetime, ...] = (),
     zone: str | None = "America/New_York",
+    held_out: str | None = None,
 ) -> Recipient:
-    return Recipient(consent, frozenset(suppressed), sent, zone)  # type: ignore[arg-type]
+    return Recipient(consent, frozenset(suppressed), sent, zone, held_out)  # type: ignore[arg-type]
+
+
+HELD = "held out: global control group (5% of customers)"
 
 
 CASES: list[tuple[str, Message, Recipient, str, str]] = [
@@ -43,6 +47,11 @@ CASES: list[tuple[str, Message, Recipient, str, str]] = [
     ("a receipt ignores caps", RECEIPT, who(sent=hours_ago(1, 2, 3)), "send", "transactional"),
     ("quiet in Tokyo (00:00)", EMAIL, who(zone="Asia/Tokyo"), "defer", "quiet hours"),
     ("a receipt ignores quiet hours", RECEIPT, who(zone="Asia/Tokyo"), "send", "transactional"),
+    ("held out", EMAIL, who(held_out=HELD), "skip", "global control group"),
+    ("held out, opted out", EMAIL, who("denied", held_out=HELD), "skip", "opted out"),
+    ("held out before capped", EMAIL, who(sent=hours_ago(3), held_out=HELD), "skip", "held out"),
+    ("held out at night", EMAIL, who(zone="Asia/Tokyo", held_out=HELD), "skip", "held out"),
+    ("a receipt is never held out", RECEIPT, who(held_out=HELD), "send", "transactional"),
 ]  # fmt: skip
 
 

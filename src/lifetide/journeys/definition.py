@@ -218,6 +218,8 @@ class Journey(Strict):
     steps: dict[str, Step] = Field(min_length=1, max_length=200)
     goal: Goal | None = None
     reentry: Reentry = Field(default_factory=Reentry)
+    # Percent of entrants kept from its marketing messages, to measure its lift.
+    holdout: float = Field(0.0, ge=0, le=50)
 
     @model_validator(mode="after")
     def _connected(self) -> Journey:

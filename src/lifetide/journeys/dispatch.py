@@ -23,6 +23,7 @@ from lifetide.channels.bounces import BounceReport
 from lifetide.channels.messages import DeliveryResult, OutgoingText, TextChannel
 from lifetide.channels.select import email_transport, text_transport
 from lifetide.context import Lifetide
+from lifetide.journeys.exposures import Holdouts
 from lifetide.journeys.facts import Person, people
 from lifetide.journeys.outbox import (
     MAX_ATTEMPTS,
@@ -35,6 +36,7 @@ from lifetide.journeys.outbox import (
     settle,
 )
 from lifetide.journeys.policy import Caps, Decision, Message, Recipient, decide
+from lifetide.journeys.store import JourneyStore
 from lifetide.messaging.bounce_reports import apply_reports
 from lifetide.messaging.builder import EmailBuilder, EmailJob, LinkConfig
 from lifetide.messaging.compose import track_text
@@ -113,6 +115,9 @@ class Dispatcher:
         self._templates = TemplateStore(lifetide.sessions, lifetide.clock)
         self._promos = PromoCodes(lifetide.sessions, lifetide.clock)
         self._contexts = MessageContexts(lifetide)
+        self._holdouts = Holdouts(
+            JourneyStore(lifetide.sessions, lifetide.clock), settings.global_holdout_percent
+        )
         self._builder = EmailBuilder(
             settings.email_from,
             LinkConfig(settings.base_url, settings.secret_key.get_secret_value()),
@@ -199,6 +204,7 @@ class Dispatcher:
             suppressed=person.suppressed.get(send.channel, frozenset()),
             marketing_sent=sent,
             time_zone=person.time_zone,
+            held_out=self._holdouts.held_out(send, now),
         )
         decision = decide(Message(send.channel, send.marketing), recipient, now, self._caps)
         if decision.verdict == "send" and send.marketing:
@@ -207,7 +213,8 @@ class Dispatcher:
         return decision
 
     def _settle_decisions(self, verdicts: Sequence[tuple[Claimed, Decision]]) -> None:
-        if not verdicts:
+        """Record the gate's skips and deferrals, and the exposures it noted."""
+        if not verdicts and not self._holdouts.pending:
             return
         rows = []
         for send, decision in verdicts:
@@ -220,7 +227,9 @@ class Dispatcher:
                 row["due_at"] = decision.until
             rows.append(row)
         with transaction(self._app.sessions) as session:
-            settle(session, self._worker, rows)
+            if rows:
+                settle(session, self._worker, rows)
+            self._holdouts.record(session)
 
     # -- e-mail --------------------------------------------------------------------------
 

@@ -50,6 +50,7 @@ class Claimed:
     attempts: int
     in_doubt: bool
     instance_key: str | None = None
+    instance_version: int | None = None
     instance_outcome: str | None = None
     journey_status: str | None = None
     bad_offer: str | None = None
@@ -99,12 +100,15 @@ def claim(
         rows += session.scalars(oldest)
     if not rows:
         return []
-    instances = {
-        i: (key, outcome)
-        for i, key, outcome in session.execute(
-            select(JourneyInstance.id, JourneyInstance.instance_key, JourneyInstance.outcome).where(
-                JourneyInstance.id.in_({row.instance_id for row in rows})
-            )
+    instances: dict[int, tuple[str | None, int | None, str | None]] = {
+        i: (key, version, outcome)
+        for i, key, version, outcome in session.execute(
+            select(
+                JourneyInstance.id,
+                JourneyInstance.instance_key,
+                JourneyInstance.version,
+                JourneyInstance.outcome,
+            ).where(JourneyInstance.id.in_({row.instance_id for row in rows}))
         ).all()
     }
     journeys = dict(
@@ -121,7 +125,7 @@ def claim(
     return [
         _claimed(
             r,
-            *instances.get(r.instance_id, (None, None)),
+            *instances.get(r.instance_id, (None, None, None)),
             journeys.get(r.journey_id) if r.journey_id is not None else None,
         )
         for r in rows
@@ -220,6 +224,7 @@ def address_refused(code: int | None, detail: str | None) -> bool:
 def _claimed(
     row: JourneySend,
     instance_key: str | None,
+    version: int | None,
     outcome: str | None,
     journey_status: str | None,
 ) -> Claimed:
@@ -243,6 +248,7 @@ def _claimed(
         attempts=int(row.attempts or 0),
         in_doubt=row.status == "sending",
         instance_key=instance_key,
+        instance_version=version,
         instance_outcome=outcome,
         journey_status=journey_status,
         bad_offer=bad,

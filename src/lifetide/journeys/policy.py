@@ -1,7 +1,8 @@
 """The one policy gate every message passes before it is sent (pure).
 
 In order: suppression (a hard bounce, a complaint or an unsubscribe on the channel), consent
-(marketing needs it; an opt-out stops all marketing at once), frequency caps (marketing only,
+(marketing needs it; an opt-out stops all marketing at once), holdouts (the global control
+group and the journey's own, see experiments.holdouts), frequency caps (marketing only,
 rolling windows) and quiet hours in the customer's time zone (marketing is deferred to their
 end, never dropped for them). Transactional messages only meet suppression for undeliverable
 addresses. Every decision carries its reason, which the engine records.
@@ -51,6 +52,8 @@ class Recipient:
     # When marketing messages went out on this channel (any order).
     marketing_sent: Sequence[dt.datetime]
     time_zone: str | None = None
+    # Why this customer is held out of this message (a holdout's reason), or None.
+    held_out: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,9 @@ def decide(message: Message, recipient: Recipient, now: dt.datetime, caps: Caps)
         return Decision("skip", f"no marketing consent on {message.channel} (opted out)")
     if recipient.consent == "unknown" and caps.require_opt_in:
         return Decision("skip", f"no marketing consent on {message.channel} (never given)")
+    if recipient.held_out is not None:
+        # After consent: a held-out send is one that would have gone, the control's record.
+        return Decision("skip", recipient.held_out)
     capped = _capped(recipient.marketing_sent, now, caps)
     if capped is not None:
         return Decision("skip", capped)

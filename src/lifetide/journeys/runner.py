@@ -93,7 +93,7 @@ class JourneyRunner:
         self.store = JourneyStore(sessions, clock)
         self._promos = PromoCodes(sessions, clock)
 
-    def run_batch(self, limit: int = 500) -> BatchResult:
+    def run_batch(self, limit: int = 2000) -> BatchResult:
         """Claim and advance up to `limit` due instances; zeros when none is due."""
         now = self._clock.now()
         claimed = self.store.claim_due(self._worker, now, limit, self._lease)

@@ -511,3 +511,21 @@ class PromoCode(Base):
     expires_at: Mapped[dt.datetime]
     redeemed_at: Mapped[dt.datetime | None]
     order_id: Mapped[str | None] = mapped_column(String(255))
+
+
+class Exposure(Base):
+    """The arm of an experiment or holdout a customer met, first (see experiments.holdouts)."""
+
+    __tablename__ = "exposures"
+    __table_args__ = (
+        UniqueConstraint("experiment", "profile_id", name="uq_exposures_experiment_profile"),
+        Index("ix_exposures_experiment_arm", "experiment", "arm"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    experiment: Mapped[str] = mapped_column(String(120))
+    profile_id: Mapped[int] = mapped_column(BigInteger)
+    arm: Mapped[str] = mapped_column(String(64))
+    journey_id: Mapped[int | None] = mapped_column(Id)
+    send_key: Mapped[str | None] = mapped_column(String(200))
+    first_at: Mapped[dt.datetime]
