@@ -1,0 +1,1 @@
+"""Measurement: revenue attribution, holdout lift and the dashboards' figures."""
