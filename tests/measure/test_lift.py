@@ -86,15 +86,16 @@ def test_an_arm_summary_is_its_mean_and_sample_variance() -> None:
     assert summarize(0, 0, 0.0, 0.0) == ArmRevenue(0, 0, 0.0, 0.0, 0.0)
 
 
+def _summary(values: np.ndarray) -> ArmRevenue:
+    return summarize(len(values), int((values > 0).sum()), values.sum(), (values**2).sum())
+
+
 def test_the_lift_is_welchs_as_scipy_computes_it() -> None:
     rng = np.random.default_rng(7)
     # Heavy tailed: most customers buy nothing, buyers' spend is log-normal.
     treated = rng.lognormal(3.5, 1.0, 4000) * (rng.random(4000) < 0.12)
     holdout = rng.lognormal(3.5, 1.0, 600) * (rng.random(600) < 0.10)
-    arms = {
-        TREATED: summarize(len(treated), int((treated > 0).sum()), treated.sum(), (treated**2).sum()),
-        HELD_OUT: summarize(len(holdout), int((holdout > 0).sum()), holdout.sum(), (holdout**2).sum()),
-    }  # fmt: skip
+    arms = {TREATED: _summary(treated), HELD_OUT: _summary(holdout)}
     got = lift(arms)
     reference = sps.ttest_ind(treated, holdout, equal_var=False)
     interval = reference.confidence_interval(0.95)
