@@ -412,12 +412,17 @@ def test_anchors_in_inlined_html_match_htmlparser(pieces: list[str]) -> None:
             st.text(st.characters(codec="ascii"), min_size=1, max_size=12),
             st.from_regex(r"[A-Za-z0-9.-]{1,12}", fullmatch=True),
         ),
+        st.from_regex(r"[A-Za-z0-9_%+'.-]{1,12}@[A-Za-z0-9.-]{1,12}", fullmatch=True),
     )
 )
+@settings(max_examples=500)
 @example("ann@example.com")
 @example("  ann.b+tag@mail-1.example.co.uk ")
 @example("Ann <ann@example.com>")
 @example('"a@b" <c@d.e>')
 @example("a@b@c.d")
+@example("\x1f0@0")
+@example("a..b@x.com")
+@example(".a@x.com")
 def test_split_address_reads_addresses_as_parseaddr_does(value: str) -> None:
     assert split_address(value) == parseaddr(value)
