@@ -10,13 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from lifetide.experiments.holdouts import HELD_OUT, Holdout, global_holdout, journey_holdout
 from lifetide.journeys.outbox import Claimed
 from lifetide.journeys.store import JourneyNotFound, JourneyStore
+from lifetide.ops.database import insert_for
 from lifetide.ops.models import Exposure
 
 
@@ -63,9 +62,7 @@ class Holdouts:
         rows, self._pending = self._pending, []
         if not rows:
             return 0
-        dialect = session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(Exposure).on_conflict_do_nothing(
+        statement = insert_for(session)(Exposure).on_conflict_do_nothing(
             index_elements=["experiment", "profile_id"]
         )
         session.execute(statement, rows)

@@ -17,8 +17,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from lifetide.clock import Clock, aware_utc
@@ -42,7 +40,7 @@ from lifetide.journeys.steps import (
 )
 from lifetide.journeys.store import JourneyStore, StoredInstance
 from lifetide.messaging.promos import PromoCodes, PromoError
-from lifetide.ops.database import transaction, write_lock
+from lifetide.ops.database import insert_for, transaction, write_lock
 from lifetide.ops.models import Customer, JourneyInput, JourneyInstance, JourneyRecord, JourneySend
 from lifetide.segments.rules import Rule
 
@@ -307,8 +305,7 @@ def _insert_sends(session: Session, rows: list[dict[str, Any]]) -> int:
     """Insert outbox rows; a key already recorded (a replayed batch) is left as it is."""
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = insert_for(session)
     statement = insert(JourneySend).on_conflict_do_nothing(index_elements=["idempotency_key"])
     # Parameters as executemany: one compiled statement reused, where a multi-row VALUES of
     # thousands of rows is compiled anew each batch (2.6x slower on SQLite, 1.7x on PostgreSQL).

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from lifetide.collect.internal import append_internal, internal_track
@@ -34,7 +33,7 @@ from lifetide.messaging.suppressions import (
     lift_unsubscribes,
     profile_addresses,
 )
-from lifetide.ops.database import transaction
+from lifetide.ops.database import insert_for, transaction
 from lifetide.ops.models import Consent, Identity, JourneyInstance, JourneySend
 
 OPENED = "Email Opened"
@@ -206,7 +205,7 @@ def _set_consent(
     )
     if current == status:
         return False
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = insert_for(session)
     values = {"status": status, "source": source[:64], "updated_at": now}
     session.execute(
         insert(Consent)

@@ -15,12 +15,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 from sqlalchemy import delete, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from lifetide.clock import Clock
 from lifetide.identity import normalize
-from lifetide.ops.database import transaction
+from lifetide.ops.database import insert_for, transaction
 from lifetide.ops.models import Customer, Identity, Suppression
 
 Reason = Literal["hard_bounce", "complaint", "unsubscribe"]
@@ -65,11 +64,6 @@ def _check_reason(reason: str) -> None:
         raise ValueError(f"unknown suppression reason {reason!r}; one of: {', '.join(REASONS)}")
 
 
-def _insert(session: Session) -> Any:
-    """The dialect's INSERT, which knows ON CONFLICT."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
 def add_in(
     session: Session,
     channel: str,
@@ -88,7 +82,7 @@ def add_in(
     _check_reason(reason)
     canonical = normalize_address(channel, address)
     statement = (
-        _insert(session)(Suppression)
+        insert_for(session)(Suppression)
         .values(
             channel=channel,
             address=canonical,
