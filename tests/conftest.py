@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from lifetide.context import Lifetide
-from lifetide.ops.database import create_ops_engine
+from lifetide.ops.database import create_ops_engine, upgrade
 from lifetide.settings import Settings, load_settings
 from lifetide.warehouse.connection import Warehouse
 
@@ -136,6 +136,15 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     engine = create_ops_engine(f"sqlite:///{tmp_path / 'ops.db'}")
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """A migrated operational database, once on SQLite and once on PostgreSQL."""
+    name = "sqlite_engine" if request.param == "sqlite" else "postgres_engine"
+    engine: Engine = request.getfixturevalue(name)
+    upgrade(engine)
+    return engine
 
 
 @pytest.fixture

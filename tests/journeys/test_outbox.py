@@ -11,19 +11,11 @@ from lifetide.clock import ManualClock
 from lifetide.journeys.definition import Journey
 from lifetide.journeys.outbox import FRESH, claim
 from lifetide.journeys.store import JourneyStore
-from lifetide.ops.database import session_factory, transaction, upgrade, write_lock
+from lifetide.ops.database import session_factory, transaction, write_lock
 from lifetide.ops.models import JourneySend
 
 T0 = dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC)
 LEASE = dt.timedelta(minutes=5)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest) -> Engine:
-    name = "sqlite_engine" if request.param == "sqlite" else "postgres_engine"
-    engine: Engine = request.getfixturevalue(name)
-    upgrade(engine)
-    return engine
 
 
 def _journey() -> Journey:

@@ -18,7 +18,7 @@ from lifetide.journeys.stats import (
     version_history,
 )
 from lifetide.journeys.store import JourneyStore
-from lifetide.ops.database import session_factory, transaction, upgrade
+from lifetide.ops.database import session_factory, transaction
 from lifetide.ops.models import JourneyInstance, JourneySend, User
 
 NOW = dt.datetime(2026, 11, 2, 15, 0, tzinfo=dt.UTC)
@@ -40,14 +40,6 @@ DEFINITION: dict[str, Any] = {
         "nudge": {"type": "send", "template": "welcome-nudge", "next": "exit"},
     },
 }
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest) -> Engine:
-    name = "sqlite_engine" if request.param == "sqlite" else "postgres_engine"
-    engine: Engine = request.getfixturevalue(name)
-    upgrade(engine)
-    return engine
 
 
 @pytest.fixture

@@ -41,14 +41,6 @@ def _journey(name: str = "Cart abandonment", wait: int = 60) -> Journey:
     )
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest) -> Engine:
-    name = "sqlite_engine" if request.param == "sqlite" else "postgres_engine"
-    engine: Engine = request.getfixturevalue(name)
-    upgrade(engine)
-    return engine
-
-
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(T0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import ibis
@@ -17,13 +16,6 @@ from lifetide.measure.attribution import CLICK, OPEN, Windows, attribute, revenu
 T0 = dt.datetime(2026, 11, 10, 12, 0)
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
-
-
-@pytest.fixture(scope="module")
-def con() -> Iterator[Any]:
-    backend = ibis.duckdb.connect()
-    yield backend
-    backend.disconnect()
 
 
 def _orders(rows: list[tuple[str, int, dt.datetime, float]]) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import ibis
@@ -17,13 +16,6 @@ from lifetide.measure.lift import ArmRevenue, arm_revenue, lift, summarize
 
 T0 = dt.datetime(2026, 11, 1)
 DAY = dt.timedelta(days=1)
-
-
-@pytest.fixture(scope="module")
-def con() -> Iterator[Any]:
-    backend = ibis.duckdb.connect()
-    yield backend
-    backend.disconnect()
 
 
 def _exposures(rows: list[tuple[str, int, str, dt.datetime]]) -> Any:

@@ -11,19 +11,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from lifetide.clock import ManualClock
 from lifetide.messaging.links import Links
 from lifetide.messaging.tokens import LinkSigner
-from lifetide.ops.database import session_factory, upgrade
+from lifetide.ops.database import session_factory
 
 T0 = dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC)
 BASE = "https://lifetide.example.com"
 SECRET = "messaging-test-secret-0123456789abcdef"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest) -> Engine:
-    name = "sqlite_engine" if request.param == "sqlite" else "postgres_engine"
-    engine: Engine = request.getfixturevalue(name)
-    upgrade(engine)
-    return engine
 
 
 @pytest.fixture

@@ -10,18 +10,10 @@ from sqlalchemy import Engine, func, select
 
 from lifetide.clock import ManualClock
 from lifetide.messaging.suppressions import BadAddress, Suppressions, normalize_address
-from lifetide.ops.database import session_factory, transaction, upgrade
+from lifetide.ops.database import session_factory, transaction
 from lifetide.ops.models import Customer, Identity, Suppression
 
 NOW = dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest) -> Engine:
-    name = "sqlite_engine" if request.param == "sqlite" else "postgres_engine"
-    engine: Engine = request.getfixturevalue(name)
-    upgrade(engine)
-    return engine
 
 
 @pytest.fixture
