@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib.resources as resources
 from typing import Any
 
 import pytest
@@ -221,3 +222,18 @@ def test_get_list_get_many_and_delete(store: TemplateStore) -> None:
     with pytest.raises(TemplateNotFound):
         store.delete("a-mail")
     assert [t.name for t in store.list()] == ["b-sms"]
+
+
+def test_every_bundled_email_is_a_whole_page_in_the_shared_layout() -> None:
+    layout = (
+        resources.files("lifetide.messaging") / "bundled_templates" / "_layout.html"
+    ).read_text(encoding="utf-8")
+    head, _, rest = layout.partition("{# about #}\n")
+    _, _, tail = rest.partition("{# content #}\n")
+    emails = [t for t in bundled_templates().values() if t.channel == "email"]
+    assert len(emails) == 9
+    for template in emails:
+        assert template.body.startswith(head), template.name
+        assert template.body.endswith(tail), template.name
+        assert "{{ unsubscribe_url }}" in template.body
+        assert "{# about #}" not in template.body and "{# content #}" not in template.body

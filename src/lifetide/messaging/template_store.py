@@ -1,7 +1,10 @@
 """Message templates in the operational database, and the bundled ones shipped as files.
 
 Bundled templates live in `messaging/bundled_templates/`, one or two files each:
-- `<name>.email.html`: header lines (`Subject: ...`), a blank line, then the HTML body;
+- `<name>.email.html`: header lines (`Subject: ...`), a blank line, then a one-line Jinja
+  comment saying what the e-mail is for and the HTML of its content, which is set into the
+  shared page of `_layout.html` (head and styles, header, footer with the unsubscribe links)
+  where it says `{# about #}` and `{# content #}`: the stored template is the whole page;
 - `<name>.email.txt` (optional): the e-mail's plain-text part;
 - `<name>.sms.txt` / `<name>.push.txt`: the whole file is the text body.
 All are Jinja2 rendered in the sandbox of `messaging.templates`. `ensure_bundled` inserts
@@ -31,6 +34,7 @@ from lifetide.ops.models import MessageTemplate
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,199}$")
 _FILE = re.compile(r"^(?P<name>.+)\.(?P<channel>email|sms|push)\.(?P<ext>html|txt)$")
+LAYOUT = "_layout.html"
 _HEADER = re.compile(r"^(?P<key>[A-Za-z-]+):[ \t]?(?P<value>.*)$")
 
 
@@ -72,10 +76,19 @@ def parse_email_file(text: str, where: str) -> tuple[str, str]:
     return headers["subject"], body
 
 
+def _in_layout(layout: str, body: str, where: str) -> str:
+    """A bundled e-mail's body set into the shared page: its comment line, then content."""
+    about, _, content = body.partition("\n")
+    if not (about.startswith("{#") and about.endswith("#}")):
+        raise ValueError(f"{where}: the body must start with a one-line {{# comment #}}")
+    return layout.replace("{# about #}\n", about + "\n", 1).replace("{# content #}\n", content, 1)
+
+
 def bundled_templates() -> dict[str, BundledTemplate]:
     """Every bundled template by name, read from the package's files."""
     folder = resources.files("lifetide.messaging") / "bundled_templates"
     files = {f.name: f.read_text(encoding="utf-8") for f in folder.iterdir() if f.is_file()}
+    layout = files.pop(LAYOUT)
     found: dict[str, BundledTemplate] = {}
     for file_name, text in sorted(files.items()):
         match = _FILE.match(file_name)
@@ -87,7 +100,8 @@ def bundled_templates() -> dict[str, BundledTemplate]:
         if channel == "email":
             subject, body = parse_email_file(text, file_name)
             text_body = files.get(f"{name}.email.txt")
-            found[name] = BundledTemplate(name, channel, subject, body, text_body)
+            page = _in_layout(layout, body, file_name)
+            found[name] = BundledTemplate(name, channel, subject, page, text_body)
         else:
             found[name] = BundledTemplate(name, channel, None, text.strip(), None)
     orphans = [
