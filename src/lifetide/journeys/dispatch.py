@@ -240,11 +240,13 @@ class Dispatcher:
         if not batch:
             return counts
         templates, failures, batch, contexts = self._prepare(batch)
+        # One spec object per template: pickled once per slice for the builder, not per job.
+        specs = {name: _spec(t) for name, t in templates.items()}
         jobs: list[EmailJob] = []
         held: dict[str, tuple[Claimed, str]] = {}
         for (send, person), context in zip(batch, contexts, strict=True):
-            template = templates.get(send.template)
-            if template is None:
+            spec = specs.get(send.template)
+            if spec is None:
                 failures.append((send, f"no template named {send.template!r}"))
                 continue
             address = person.address("email") or ""
@@ -253,7 +255,7 @@ class Dispatcher:
                 EmailJob(
                     send.key,
                     address,
-                    _spec(template),
+                    spec,
                     context,
                     send.profile_id,
                     send.journey_id,
