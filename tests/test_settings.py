@@ -69,3 +69,20 @@ def test_warehouse_memory_limit_is_checked_and_applied(tmp_path: Path) -> None:
     assert limit == "488.2 MiB"  # DuckDB reports 512 MB (10^6 bytes) in MiB
     with pytest.raises(ValueError, match="must look like 4GB"):
         Warehouse(f"duckdb://{tmp_path / 'w.duckdb'}", memory_limit="4GB'; DROP TABLE x; --")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "words"),
+    [
+        ("LIFETIDE_GLOBAL_HOLDOUT_PERCENT", "60", "global_holdout_percent"),
+        ("LIFETIDE_GLOBAL_HOLDOUT_PERCENT", "five", "global_holdout_percent"),
+        ("LIFETIDE_RENDER_PROCESSES", "2", "render_processes"),
+        ("LIFETIDE_RENDER_PROCESSES", "-1", "render_processes"),
+    ],
+)
+def test_holdout_and_render_settings_out_of_range_are_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, words: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValueError, match=words):
+        load_settings()

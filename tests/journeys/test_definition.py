@@ -33,6 +33,8 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("reentry without days", journey({"a": SEND}, reentry={"kind": "after_days"}), "needs days"),
     ("unknown trigger", {**journey({"a": SEND}), "trigger": {"type": "moon"}}, "trigger"),
     ("unknown key", journey({"a": {**SEND, "colour": "red"}}), "colour"),
+    ("holdout over half", {**journey({"a": SEND}), "holdout": 60}, "holdout"),
+    ("negative holdout", {**journey({"a": SEND}), "holdout": -1}, "holdout"),
 ]  # fmt: skip
 
 
