@@ -18,6 +18,7 @@ from lifetide.clock import ManualClock
 from lifetide.collect.loader import WarehouseLoader
 from lifetide.context import Lifetide
 from lifetide.identity.live import LiveIdentity
+from lifetide.journeys.definition import Split
 from lifetide.journeys.engine import JourneyEngine
 from lifetide.journeys.files import bundled_journeys
 from lifetide.journeys.store import JourneyStore
@@ -241,3 +242,39 @@ def test_an_instance_that_cannot_move_does_not_hold_up_the_others(
     # to a send recorded as skipped (u3 has no address).
     assert (result.claimed, result.advanced) == (4, 1)
     assert [(s.step, s.status) for s in _sends(shop)] == [("first_sms", "skipped")]
+
+
+def test_a_split_records_each_customers_arm(shop: Lifetide, clock: ManualClock) -> None:
+    from lifetide.journeys.files import parse_journey
+    from lifetide.journeys.steps import Instance, arm_name, split_index
+    from lifetide.ops.models import Exposure
+
+    definition = parse_journey(
+        "name: Split test\n"
+        "trigger: {type: event, event: {event: Signed Up}}\n"
+        "start: ab\n"
+        "steps:\n"
+        "  ab: {type: split, paths: [{weight: 1, label: A}, {weight: 1, label: B}]}\n"
+    )
+    store = JourneyStore(shop.sessions, shop.clock)
+    journey_id = store.create("Split test", definition, None).id
+    store.set_status(journey_id, "live")
+    engine = JourneyEngine(shop, "w1")
+    signed_up = [
+        {"type": "track", "userId": f"s{i}", "event": "Signed Up", "properties": {}}
+        for i in range(40)
+    ]
+    _track(shop, *signed_up)
+    engine.consume_events()
+    engine.run_steps()
+    with shop.sessions() as session:
+        rows = list(session.scalars(select(Exposure)))
+    assert len(rows) == 40
+    assert {r.experiment for r in rows} == {f"journey-{journey_id}-split-ab"}
+    assert {r.arm for r in rows} == {"A", "B"}
+    step = definition.steps["ab"]
+    assert isinstance(step, Split)
+    for row in rows:
+        where = Instance(0, row.profile_id, journey_id, "ab", "active", T0, T0)
+        assert row.arm == arm_name(step, split_index(step, where))
+        assert row.journey_id == journey_id and row.first_at.replace(tzinfo=dt.UTC) == T0

@@ -10,11 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lifetide.journeys.definition import Journey
+from lifetide.journeys.definition import Journey, Split
 from lifetide.journeys.steps import (
     ABSENCE_GATE,
     MAX_TRANSITIONS,
     Bounced,
+    Exposed,
     Facts,
     Finished,
     Instance,
@@ -25,6 +26,7 @@ from lifetide.journeys.steps import (
     Tick,
     UpdateTraits,
     advance,
+    arm_name,
     next_local_time,
     start,
 )
@@ -302,15 +304,40 @@ SPLIT = Journey.model_validate(
 def test_a_split_is_sticky_per_customer(profile_id: int) -> None:
     first = start(SPLIT, 1, profile_id, 7, T0, Facts())[1]
     second = start(SPLIT, 99, profile_id, 7, later(600), Facts())[1]
-    assert first[0] == second[0]
+    assert first == second
+
+
+@given(profile_id=st.integers(1, 10**9))
+def test_a_split_exposes_the_customer_to_the_arm_she_takes(profile_id: int) -> None:
+    exposed, updated = start(SPLIT, 1, profile_id, 7, T0, Facts())[1][:2]
+    assert isinstance(exposed, Exposed) and isinstance(updated, UpdateTraits)
+    assert exposed.experiment == "journey-7-split-split"
+    # The labelled path is named by its label, the other by the step it leads to.
+    assert exposed.arm == {"holdout": "holdout", "treatment": "b"}[updated.traits["arm"]]
 
 
 def test_a_split_follows_its_weights() -> None:
     arms = Counter(
-        start(SPLIT, 1, p, 7, T0, Facts())[1][0].traits["arm"]  # type: ignore[union-attr]
+        start(SPLIT, 1, p, 7, T0, Facts())[1][1].traits["arm"]  # type: ignore[union-attr]
         for p in range(1, 20_001)
     )
     assert 0.23 < arms["holdout"] / 20_000 < 0.27
+
+
+@pytest.mark.parametrize(
+    ("path", "index", "name"),
+    [
+        ({"weight": 1, "next": "a", "label": "B"}, 0, "B"),
+        ({"weight": 1, "next": "a"}, 0, "a"),
+        ({"weight": 1}, 0, "path 1"),
+        ({"weight": 1}, 1, "path 2"),
+    ],
+)
+def test_an_arm_is_named_by_label_then_next_step_then_position(
+    path: dict[str, Any], index: int, name: str
+) -> None:
+    step = Split.model_validate({"paths": [path, path]})
+    assert arm_name(step, index) == name
 
 
 # -- keyed ends, absence gates and bounces ------------------------------------------------

@@ -130,6 +130,14 @@ class UpdateTraits:
 
 
 @dataclass(frozen=True)
+class Exposed:
+    """The customer passed a random split: she met `arm` of the split's experiment."""
+
+    experiment: str
+    arm: str
+
+
+@dataclass(frozen=True)
 class Finished:
     """The instance ended, and how."""
 
@@ -137,7 +145,7 @@ class Finished:
     detail: str = ""
 
 
-Action = SendMessage | Skipped | UpdateTraits | Finished
+Action = SendMessage | Skipped | UpdateTraits | Exposed | Finished
 
 
 @dataclass(frozen=True)
@@ -309,7 +317,11 @@ def _run(
     if isinstance(step, Branch):
         return step.yes if facts.matches(step.condition) else step.no
     if isinstance(step, Split):
-        return split_path(step, instance)
+        index = split_index(step, instance)
+        actions.append(
+            Exposed(split_experiment(instance.journey_id, instance.step), arm_name(step, index))
+        )
+        return step.paths[index].next
     if isinstance(step, UpdateProfile):
         actions.append(UpdateTraits(dict(step.traits)))
         return step.next
@@ -337,14 +349,30 @@ def _send(step: Send, instance: Instance, facts: Facts, actions: list[Action]) -
 
 def split_path(step: Split, instance: Instance) -> str:
     """The path of a random split for this customer: the same on every call."""
+    return step.paths[split_index(step, instance)].next
+
+
+def split_index(step: Split, instance: Instance) -> int:
+    """Which of the split's paths this customer takes (by position), the same every time."""
     salt = f"journey:{instance.journey_id}:{instance.step}"
     point = bucket_of(instance.profile_id, salt) / 100 * sum(p.weight for p in step.paths)
     running = 0.0
-    for path in step.paths:
+    for index, path in enumerate(step.paths):
         running += path.weight
         if point < running:
-            return path.next
-    return step.paths[-1].next
+            return index
+    return len(step.paths) - 1
+
+
+def split_experiment(journey_id: int, step_id: str) -> str:
+    """The experiment key of a journey's random split step."""
+    return f"journey-{journey_id}-split-{step_id}"
+
+
+def arm_name(step: Split, index: int) -> str:
+    """What a split's path is called in its experiment: its label, or the step it leads to."""
+    path = step.paths[index]
+    return path.label or (path.next if path.next != EXIT else f"path {index + 1}")
 
 
 def next_local_time(now: dt.datetime, at: dt.time | None, time_zone: str | None) -> dt.datetime:
