@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lifetide.clock import Clock, SystemClock
 from lifetide.collect.journal import Journal
 from lifetide.collect.sources import Sources
+from lifetide.measure.tables import ensure_measure_tables
 from lifetide.ops.database import create_ops_engine, session_factory, upgrade
 from lifetide.segments.tables import ensure_segment_tables
 from lifetide.settings import Settings
@@ -39,13 +40,14 @@ class Lifetide:
 
     @cached_property
     def warehouse(self) -> Warehouse:
-        """The warehouse, with every Lifetide table (and the segment tables) present."""
+        """The warehouse, with every Lifetide table (segment and measurement ones too) present."""
         warehouse = Warehouse(
             self.settings.resolved_warehouse_url,
             memory_limit=self.settings.warehouse_memory_limit,
         )
         warehouse.ensure_tables()
         ensure_segment_tables(warehouse.backend)
+        ensure_measure_tables(warehouse.backend)
         return warehouse
 
     @cached_property

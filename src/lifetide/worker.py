@@ -1,4 +1,4 @@
-"""The background worker: loads the journal, refreshes scheduled segments, runs journeys.
+"""The background worker: loads the journal, refreshes segments, runs journeys, copies sends.
 
 `lifetide serve` runs one in a thread; `lifetide worker` runs more as processes of their own
 (journey steps and sends only: the journal belongs to the serving process). It repeats its
@@ -17,6 +17,7 @@ from lifetide.collect.loader import WarehouseLoader
 from lifetide.context import Lifetide
 from lifetide.identity.live import LiveIdentity
 from lifetide.journeys.engine import JourneyEngine
+from lifetide.measure.sync import MeasureCopy
 from lifetide.segments.service import SegmentService
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,9 @@ class Worker:
         if self._journal:
             tasks += [("load", self._load), ("refresh segments", self._refresh)]
         tasks += self._engine.tasks(journal=self._journal)
+        if self._journal:
+            # Last, so what this round sent is on the dashboards within the round.
+            tasks.append(("copy for measurement", self._measure))
         for name, task in tasks:
             if time.monotonic() < self._retry_at.get(name, 0.0):
                 continue
@@ -80,6 +84,10 @@ class Worker:
         app = self._lifetide
         loader = WarehouseLoader(app.journal, app.warehouse, LiveIdentity(app.sessions, app.clock))
         return loader.load_once().messages
+
+    def _measure(self) -> int:
+        app = self._lifetide
+        return MeasureCopy(app.sessions, app.warehouse, app.clock).run_once()
 
     def _refresh(self) -> int:
         # After loading, so a scheduled refresh sees the events just loaded.

@@ -280,3 +280,41 @@ def test_the_whole_analysis_of_an_aa_test_finds_no_winner() -> None:
         assert math.isfinite(comparison.p_value)
     # 30 runs at 5%: more than 6 false winners has probability below 0.001.
     assert wins <= 6
+
+
+def test_the_summary_path_gives_what_the_values_give_without_the_bootstrap() -> None:
+    from lifetide.experiments.analysis import analyze_revenue_summary
+
+    rng = np.random.default_rng(3)
+    values = {"control": rng.exponential(10, 500), "B": rng.exponential(11, 700)}
+    full = analyze_revenue("spend", values, control="control", resamples=200)
+    summaries = {a: (v.size, float(v.mean()), float(v.var(ddof=1))) for a, v in values.items()}
+    short = analyze_revenue_summary("spend", summaries, control="control")
+    assert short.arms == full.arms
+    (b,), (a,) = short.comparisons, full.comparisons
+    assert (b.difference, b.difference_interval, b.lift, b.lift_interval, b.p_value, b.verdict) == (
+        a.difference,
+        a.difference_interval,
+        a.lift,
+        a.lift_interval,
+        a.p_value,
+        a.verdict,
+    )
+    assert b.bootstrap_difference_interval is None and "bootstrap" not in short.methods
+
+
+@pytest.mark.parametrize(
+    ("summaries", "message"),
+    [
+        ({"control": (1, 1.0, 0.0), "B": (5, 1.0, 1.0)}, "has 1 values"),
+        ({"control": (5, float("nan"), 1.0), "B": (5, 1.0, 1.0)}, "mean nan"),
+        ({"control": (5, 1.0, -1.0), "B": (5, 1.0, 1.0)}, "variance -1.0"),
+    ],
+)
+def test_a_summary_that_cannot_be_analysed_is_refused_by_arm(
+    summaries: dict[str, tuple[int, float, float]], message: str
+) -> None:
+    from lifetide.experiments.analysis import analyze_revenue_summary
+
+    with pytest.raises(ValueError, match=message):
+        analyze_revenue_summary("spend", summaries, control="control")

@@ -224,14 +224,54 @@ def analyze_revenue(
             raise ValueError(f"{name}: arm {arm!r} has {column.size} values; a mean needs 2")
         if not np.all(np.isfinite(column)):
             raise ValueError(f"{name}: arm {arm!r} has missing or infinite values")
-    n = np.array([data[a].size for a in order], dtype=np.float64)
-    means = np.array([data[a].mean() for a in order])
-    variances = np.array([data[a].var(ddof=1) for a in order])
+    summaries = {
+        a: (int(data[a].size), float(data[a].mean()), float(data[a].var(ddof=1))) for a in order
+    }
+    rng = np.random.default_rng(seed)
+    resampled = [stats.bootstrap_means(data[a], resamples, rng) for a in order]
+    return _revenue(name, summaries, order, control, alpha, planned, seed, resampled)
+
+
+def analyze_revenue_summary(
+    name: str,
+    summaries: Mapping[str, tuple[int, float, float]],
+    *,
+    control: str,
+    alpha: float = 0.05,
+    planned: int | None = None,
+    seed: int = 0,
+) -> OutcomeResult:
+    """A mean-per-recipient outcome from each arm's (size, mean, variance with ddof 1).
+
+    For arms too large to bring back value by value (a warehouse sums them): the same
+    intervals and tests as `analyze_revenue`, without the bootstrap.
+    """
+    order = _ordered(summaries, control)
+    for arm in order:
+        size, mean, variance = summaries[arm]
+        if size < 2:
+            raise ValueError(f"{name}: arm {arm!r} has {size} values; a mean needs 2")
+        if not (math.isfinite(mean) and math.isfinite(variance)) or variance < 0:
+            raise ValueError(f"{name}: arm {arm!r} has mean {mean} and variance {variance}")
+    return _revenue(name, summaries, order, control, alpha, planned, seed, None)
+
+
+def _revenue(
+    name: str,
+    summaries: Mapping[str, tuple[int, float, float]],
+    order: list[str],
+    control: str,
+    alpha: float,
+    planned: int | None,
+    seed: int,
+    resampled: list[FloatArray] | None,
+) -> OutcomeResult:
+    n = np.array([summaries[a][0] for a in order], dtype=np.float64)
+    means = np.array([summaries[a][1] for a in order], dtype=np.float64)
+    variances = np.array([summaries[a][2] for a in order], dtype=np.float64)
     ses = np.sqrt(variances / n)
     intervals = stats.t_interval(means, variances, n, alpha)
     best = stats.prob_best_normal(means, ses, seed=seed)
-    rng = np.random.default_rng(seed)
-    resampled = [stats.bootstrap_means(data[a], resamples, rng) for a in order]
     arms = tuple(
         ArmResult(
             arm,
@@ -247,7 +287,11 @@ def analyze_revenue(
     for i, arm in enumerate(order[1:], start=1):
         welch = stats.welch_test(means[i], variances[i], n[i], means[0], variances[0], n[0], alpha)
         ratio = stats.log_ratio_interval(means[i], ses[i], means[0], ses[0], alpha)
-        boot = stats.bootstrap_intervals(resampled[i], resampled[0], alpha)
+        boot = (
+            stats.bootstrap_intervals(resampled[i], resampled[0], alpha)
+            if resampled is not None
+            else None
+        )
         comparisons.append(
             Comparison(
                 arm,
@@ -267,11 +311,16 @@ def analyze_revenue(
                     planned=planned,
                     confidence=1 - alpha,
                 ),
-                bootstrap_difference_interval=_interval(boot.difference),
-                bootstrap_lift_interval=_optional(boot.lift),
+                bootstrap_difference_interval=None if boot is None else _interval(boot.difference),
+                bootstrap_lift_interval=None if boot is None else _optional(boot.lift),
             )
         )
-    return OutcomeResult(name, "revenue", REVENUE_METHODS, arms, tuple(comparisons))
+    methods = (
+        REVENUE_METHODS
+        if resampled is not None
+        else {k: v for k, v in REVENUE_METHODS.items() if k != "bootstrap"}
+    )
+    return OutcomeResult(name, "revenue", methods, arms, tuple(comparisons))
 
 
 def sample_ratio(counts: Mapping[str, int], weights: Mapping[str, float] | None) -> SampleRatio:

@@ -16,10 +16,9 @@ from sqlalchemy.orm import Session
 from lifetide.channels.bounces import BounceReport
 from lifetide.context import Lifetide
 from lifetide.customers.view import survivor_id
+from lifetide.messaging.events import BOUNCED, UNSUBSCRIBED
 from lifetide.messaging.feedback import (
-    BOUNCED,
     REASON_MAX,
-    UNSUBSCRIBED,
     SentMessage,
     journal_events,
     sent_message,

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from lifetide.collect.internal import append_internal, internal_track
 from lifetide.context import Lifetide
 from lifetide.customers.view import survivor_id
+from lifetide.messaging.events import CLICKED, OPENED, UNSUBSCRIBED
 from lifetide.messaging.suppressions import (
     CHANNELS,
     BadAddress,
@@ -36,10 +37,6 @@ from lifetide.messaging.suppressions import (
 from lifetide.ops.database import insert_for, transaction
 from lifetide.ops.models import Consent, Identity, JourneyInstance, JourneySend
 
-OPENED = "Email Opened"
-CLICKED = "Email Link Clicked"
-BOUNCED = "Email Bounced"
-UNSUBSCRIBED = "Unsubscribed"
 REASON_MAX = 2000
 
 
