@@ -138,11 +138,25 @@ class SplitPath(Strict):
     label: str = Field("", max_length=64)
 
 
+class ExperimentPlan(Strict):
+    """What a split test is sized for, before it starts: its horizon per arm comes from this.
+
+    The control's conversion rate (an order after exposure) and the smallest relative lift
+    worth finding; the verdict waits until every arm has the size that finds it with `power`.
+    """
+
+    baseline_rate: float = Field(gt=0, lt=1)
+    minimum_lift: float = Field(gt=0, le=10)
+    power: float = Field(0.8, ge=0.5, le=0.99)
+
+
 class Split(Strict):
     """A random split, the same for a customer every time (A/B tests, holdouts)."""
 
     type: Literal["split"] = "split"
     paths: list[SplitPath] = Field(min_length=2, max_length=10)
+    # The first path is the control, unless one is labelled "control".
+    plan: ExperimentPlan | None = None
 
 
 class Offer(Strict):
