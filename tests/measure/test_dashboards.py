@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-import pyarrow as pa
 import pytest
 
 from lifetide.clock import ManualClock
@@ -29,19 +28,11 @@ from lifetide.ops.models import JourneyRecord
 from lifetide.settings import Settings
 from lifetide.warehouse.arrow import arrow_schema
 from lifetide.warehouse.schema import EVENTS, ORDERS
+from tests.measure.rows import PROFILE_KEYS, put
 
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 T = NOW.replace(tzinfo=None)
 CLICK, OPEN = dt.timedelta(days=5), dt.timedelta(days=1)
-
-
-def _put(app: Lifetide, table: str, rows: list[dict[str, Any]], schema: pa.Schema) -> None:
-    con = app.warehouse.duckdb
-    data = pa.Table.from_pylist(rows, schema=schema)
-    con.register("__staged", data)
-    names = ", ".join(schema.names)
-    con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM __staged")
-    con.unregister("__staged")
 
 
 @pytest.fixture
@@ -57,12 +48,7 @@ def shop(settings: Settings) -> Iterator[tuple[Lifetide, dict[str, Any]]]:
                 )
         profiles = range(1, 301)
         keys = [{"kind": "user_id", "value": f"u{p}", "profile_id": p} for p in profiles]
-        _put(
-            app,
-            "profile_keys",
-            keys,
-            pa.schema([("kind", pa.string()), ("value", pa.string()), ("profile_id", pa.int64())]),
-        )
+        put(app, "profile_keys", keys, PROFILE_KEYS)
         sends, events, orders, exposures = [], [], [], []
         for i in range(900):
             p = rng.choice(profiles)
@@ -131,10 +117,10 @@ def shop(settings: Settings) -> Iterator[tuple[Lifetide, dict[str, Any]]]:
                     "first_at": first,
                 }
             )
-        _put(app, "message_sends", sends, SENDS_SCHEMA.to_pyarrow())
-        _put(app, "events", events, arrow_schema(EVENTS))
-        _put(app, "orders", orders, arrow_schema(ORDERS))
-        _put(app, "exposures", exposures, EXPOSURES_SCHEMA.to_pyarrow())
+        put(app, "message_sends", sends, SENDS_SCHEMA.to_pyarrow())
+        put(app, "events", events, arrow_schema(EVENTS))
+        put(app, "orders", orders, arrow_schema(ORDERS))
+        put(app, "exposures", exposures, EXPOSURES_SCHEMA.to_pyarrow())
         yield app, {"sends": sends, "events": events, "orders": orders, "exposures": exposures}
 
 
