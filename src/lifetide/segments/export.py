@@ -91,7 +91,7 @@ def _stream(query: ir.Table, columns: list[str]) -> Iterator[bytes]:
     with closing(query.to_pyarrow_batches(chunk_size=BATCH_ROWS)) as reader:
         for batch in reader:
             rows = batch.to_pylist()
-            yield _csv_rows([[_cell(row[c]) for c in columns] for row in rows])
+            yield _csv_rows([[csv_cell(row[c]) for c in columns] for row in rows])
 
 
 def _csv_rows(rows: list[list[str]]) -> bytes:
@@ -100,7 +100,7 @@ def _csv_rows(rows: list[list[str]]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def _cell(value: Any) -> str:
+def csv_cell(value: Any) -> str:
     """A value as CSV text: empty for null, ISO 8601 times, JSON lists, safe text."""
     if value is None:
         return ""

@@ -13,6 +13,7 @@ from lifetide.collect.sources import WriteKeyCache
 from lifetide.context import Lifetide
 from lifetide.web import engagement, tracking
 from lifetide.web.api import customers as customers_api
+from lifetide.web.api import dashboards as dashboards_api
 from lifetide.web.api import docs as docs_api
 from lifetide.web.api import exports as exports_api
 from lifetide.web.api import inbound as inbound_api
@@ -52,6 +53,7 @@ def create_app(lifetide: Lifetide) -> FastAPI:
     app.include_router(exports_api.router)
     app.include_router(customers_api.router)
     app.include_router(journeys_api.router)
+    app.include_router(dashboards_api.router)
     app.include_router(templates_api.router)
     app.include_router(inbound_api.router)
     # Public: a message's open pixel, click redirect, unsubscribe and preference links.

@@ -140,6 +140,7 @@ def navigation(path: str, role: str) -> list[NavItem]:
         NavItem("Segments", "/segments", "segments"),
         NavItem("Customers", "/customers", "customers"),
         NavItem("Journeys", "/journeys", "send"),
+        NavItem("Dashboards", "/dashboards", "chart"),
     ]
     if can(role, "segments.export"):
         items.append(NavItem("Destinations", "/destinations", "webhook"))

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lifetide.web.pages import admin, auth, customers, destinations, journeys, segments, uploads
+from lifetide.web.pages import (
+    admin,
+    auth,
+    customers,
+    dashboards,
+    destinations,
+    journeys,
+    segments,
+    uploads,
+)
 from lifetide.web.pages.assets import assets_router, check_vendor_files
 
 
@@ -19,6 +28,7 @@ def studio_router() -> APIRouter:
         segments.router,
         customers.router,
         journeys.router,
+        dashboards.router,
         destinations.router,
         admin.router,
     )
