@@ -12,6 +12,8 @@ from lifetide.cli.progress import stage_bars
 from lifetide.cli.state import console, fail, state_of
 from lifetide.context import Lifetide
 from lifetide.imports.service import files_in
+from lifetide.journeys.rehearsal import Rehearsed
+from lifetide.settings import Settings
 from lifetide.warehouse.summary import summarize
 
 DEMO_EMAIL = "demo@lifetide.dev"
@@ -29,6 +31,12 @@ def demo(
         bool, typer.Option("--serve/--no-serve", help="Run the Studio at the end.")
     ] = True,
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the Studio.")] = 8000,
+    rehearse_days: Annotated[
+        int,
+        typer.Option(
+            min=0, max=90, help="Run the live journeys over this many recent days (0: skip)."
+        ),
+    ] = 28,
 ) -> None:
     """Generate a demo retailer up to today, import, resolve and score it, open the Studio."""
     from lifetide.synth import SynthConfig, generate  # the generator pulls in numpy
@@ -48,10 +56,13 @@ def demo(
         print_summary(summarize(app.warehouse))
         _resolve_and_score(app)
         _bundled_journeys(app, _demo_account(app))
-        console.print(
-            f"Done in {time.perf_counter() - started:.0f} s. Data in {app.settings.data_dir}; "
-            f"ground truth in {source / 'truth'}."
-        )
+        settings = app.settings
+    if rehearse_days:
+        _rehearse(settings, rehearse_days)
+    console.print(
+        f"Done in {time.perf_counter() - started:.0f} s. Data in {settings.data_dir}; "
+        f"ground truth in {source / 'truth'}."
+    )
     if serve:
         console.print(
             f"Studio: http://127.0.0.1:{port}/  sign in as {DEMO_EMAIL} / {DEMO_PASSWORD}",
@@ -60,6 +71,32 @@ def demo(
         from lifetide.cli.serve import serve as run_server
 
         run_server(ctx, host="127.0.0.1", port=port, worker=True)
+
+
+def _rehearse(settings: Settings, days: int) -> None:
+    """Run the live journeys over the last `days` days on a simulated clock (journeys.rehearsal)."""
+    import datetime as dt
+
+    from lifetide.clock import ManualClock, SystemClock
+    from lifetide.journeys.rehearsal import rehearse
+
+    end = SystemClock().now()
+    start = (end - dt.timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
+    clock = ManualClock(start)
+    with Lifetide(settings, clock=clock) as sim, console.status("running the journeys") as status:
+
+        def report(at: dt.datetime, done: Rehearsed) -> None:
+            status.update(
+                f"running the journeys: {at:%b %-d %H:00}, {done.sent:,} e-mails sent, "
+                f"{done.opened:,} journeys entered"
+            )
+
+        done = rehearse(sim, clock, end, on_hour=report)
+    console.print(
+        f"journeys run over the last {days} days: {done.events:,} events, {done.opened:,} "
+        f"entries, {done.sent:,} e-mails sent, {done.opens:,} opens, {done.clicks:,} clicks, "
+        f"{done.unsubscribes:,} unsubscribes (the demo audience: docs/journeys.md)"
+    )
 
 
 def _resolve_and_score(app: Lifetide) -> None:

@@ -130,7 +130,8 @@ class Dispatcher:
         """Close the channel connections, the e-mail builder and the event loop."""
         self._builder.close()
         for transport in self._transports.values():
-            self._loop.run_until_complete(transport.close())
+            if transport is not None:  # a channel with no provider configured
+                self._loop.run_until_complete(transport.close())
         self._transports.clear()
         self._loop.close()
 

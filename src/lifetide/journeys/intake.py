@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lifetide.clock import Clock, aware_utc
 from lifetide.collect.internal import trusted_profile
-from lifetide.collect.journal import Journal
+from lifetide.collect.journal import Entry, Journal
 from lifetide.collect.loader import CURSOR as LOADER_CURSOR
 from lifetide.collect.loader import accepted_messages
 from lifetide.journeys.cursors import read_cursor, write_cursor
@@ -114,6 +114,22 @@ class EventIntake:
             write_cursor(session, "journal", str(entries[-1].seq), self._clock.now())
         self._journal.advance(JOURNAL_CURSOR, entries[-1].seq)
         return IntakeResult(len(entries), len(events), opened, inputs)
+
+    def apply_messages(self, messages: Sequence[dict[str, Any]]) -> tuple[int, int]:
+        """Hand track messages to the journeys as if tracked now: (opened, inputs added).
+
+        For messages that do not come through the journal, such as a rehearsal over past events.
+        """
+        now = self._clock.now()
+        # Not internal: their profiles are looked up from their ids, as for the public API.
+        entry = Entry(0, now, 0, "identity", None, b"", len(messages))
+        raw = [(entry, m) for m in messages if m.get("type") == "track" and m.get("event")]
+        if not raw:
+            return 0, 0
+        live = self._live()
+        with transaction(self._sessions) as session:
+            write_lock(session)
+            return self._apply(session, _with_profiles(session, raw), live)
 
     def _live(self) -> list[LiveJourney]:
         return [
