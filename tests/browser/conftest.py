@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,20 +80,27 @@ def studio(synth_shop_dir: Path, tmp_path: Path) -> Iterator[Studio]:
     with Lifetide(settings, ManualClock(NOW)) as app:
         Scorer(app, ScoreOptions(as_of=SHOP_END, evaluate=False)).run()
         accounts_for(app).create_user(*MARKETER, "marketer", name="Mia Marketer")
-        port = _free_port()
-        config = uvicorn.Config(
-            create_app(app), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, name="studio", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the Studio did not start")
-            time.sleep(0.05)
-        try:
-            yield Studio(f"http://127.0.0.1:{port}", app, *MARKETER)
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
+        with serving(app) as url:
+            yield Studio(url, app, *MARKETER)
+
+
+@contextmanager
+def serving(app: Lifetide) -> Iterator[str]:
+    """`app`'s Studio behind a real uvicorn server on a free port of 127.0.0.1: its address."""
+    port = _free_port()
+    config = uvicorn.Config(
+        create_app(app), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="studio", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the Studio did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -87,7 +87,8 @@
       },
       rows(chart) { return this.data && this.data.charts[chart] ? this.data.charts[chart].rows : []; },
       number: (n) => Studio.number(n),
-      money: (n) => Studio.money(n),
+      // The sign before the currency: −$12.71, not $-12.71.
+      money: (n) => (typeof n === "number" && n < 0 ? "−" + Studio.money(-n) : Studio.money(n)),
       percent: (n, d) => Studio.percent(n, d),
       label: (k) => Studio.label(k),
       signedMoney: (n) => signed(n, Studio.money),
