@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from journey_shop import Shop, count_sends, profiled, say, vacuum
+from journey_shop import Shop, count_sends, cpu_seconds, profiled, say, vacuum
 from lifetide.channels.messages import OutgoingEmail, outgoing_email
 from lifetide.channels.smtp import SmtpTransport
 from lifetide.context import Lifetide
@@ -101,12 +101,15 @@ def bench_emails(shop: Shop, n: int, connections: int, profile: bool) -> list[di
         say(f"{shop.name}: {n} e-mails over {connections} connections")
         totals: Counter[str] = Counter()
         rounds = 0
+        cpu_before = cpu_seconds(shop.sink)
         started = time.perf_counter()
         with profiled(profile):
             while (result := engine.dispatcher.dispatch()).claimed:
                 rounds += 1
                 totals.update({k: v for k, v in vars(result).items() if k != "claimed"})
         seconds = time.perf_counter() - started
+        shop.sink.read()  # the sink's last lines are written: its CPU for them is spent
+        cpu_after = cpu_seconds(shop.sink)
         engine.close()
         shop.sink.read()
         keys = {f"{ids[p]}:first_email:1" for p in pids}
@@ -124,6 +127,12 @@ def bench_emails(shop: Shop, n: int, connections: int, profile: bool) -> list[di
             "mean_kib": round(sum(sizes) / len(sizes) / 1024, 1),
             "seconds": round(seconds, 2),
             "emails_per_s": round(n / seconds),
+            # CPU milliseconds per e-mail of each process: steadier than e-mails/s on a busy
+            # machine, and what says which process is the bottleneck.
+            **{
+                f"cpu_ms_{role}": round((cpu_after[role] - cpu_before[role]) * 1000 / n, 2)
+                for role in cpu_after
+            },
         }
         say(str(full))
         with app.sessions() as session:

@@ -35,9 +35,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import psutil
 from sqlalchemy import create_engine, delete, func, insert, select, text
 
 from lifetide.context import Lifetide
+from lifetide.experiments.holdouts import HELD_OUT, global_holdout
 from lifetide.journeys.definition import Send
 from lifetide.journeys.files import bundled_journeys
 from lifetide.journeys.store import JourneyStore
@@ -185,10 +187,20 @@ class Shop:
         return Lifetide(self.settings(**overrides))
 
     def take(self, n: int) -> list[int]:
-        """`n` pool customers never used before (each is e-mailed once: caps are per day)."""
-        taken = [next(self._pool, 0) for _ in range(n)]
-        if 0 in taken:
-            raise SystemExit("not enough consenting customers: raise --customers")
+        """`n` pool customers never used before (each is e-mailed once: caps are per day).
+
+        Customers in the global control group are passed over: the gate would skip their
+        e-mails, and every taken customer must be e-mailed. The others' exposures are still
+        recorded, as in production.
+        """
+        holdout = global_holdout(self.settings().global_holdout_percent)
+        taken: list[int] = []
+        while len(taken) < n:
+            pid = next(self._pool, 0)
+            if pid == 0:
+                raise SystemExit("not enough consenting customers: raise --customers")
+            if holdout is None or holdout.arm_of(pid) != HELD_OUT:
+                taken.append(pid)
         return taken
 
     # -- building ------------------------------------------------------------------------
@@ -462,6 +474,31 @@ def profiled(enabled: bool) -> Iterator[None]:
         stats = pstats.Stats(profiler, stream=sys.stderr)
         stats.sort_stats("cumulative").print_stats(40)
         stats.sort_stats("tottime").print_stats(20)
+
+
+def cpu_seconds(sink: Sink) -> dict[str, float]:
+    """CPU seconds so far of this process (the dispatcher), its other children, and the sink.
+
+    The children are the e-mail builder process (and multiprocessing's helpers); read before
+    the builder is closed, since a process that has exited is no longer counted.
+    """
+    me = psutil.Process()
+    others = 0.0
+    for child in me.children(recursive=True):
+        if child.pid == sink.process.pid:
+            continue
+        try:
+            times = child.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        others += times.user + times.system
+    own = me.cpu_times()
+    sink_times = psutil.Process(sink.process.pid).cpu_times()
+    return {
+        "dispatcher": own.user + own.system,
+        "builder": others,
+        "sink": sink_times.user + sink_times.system,
+    }
 
 
 def say(message: str) -> None:

@@ -136,6 +136,20 @@ def test_messages_are_sent_with_their_message_id(smtp_server: Start) -> None:
     assert b"this is message <b>3:send:1</b>" in by_key["3:send:1"].content
 
 
+@pytest.mark.parametrize("ending", [b"\r\n", b"\n"])
+def test_lines_that_start_with_a_dot_arrive_as_they_were(smtp_server: Start, ending: bytes) -> None:
+    # CRLF lines take the client's fast path (dot-stuffed here); bare LF goes through
+    # aiosmtplib's sendmail, which normalises: the server sees the same message either way.
+    server = smtp_server()
+    lines = [b"From: shop@lifetide.dev", b"Subject: dots", b"", b".", b".leading", b"end."]
+    item = OutgoingEmail("1:s:1", "a@example.com", "shop@lifetide.dev", None, b"")
+    item = dataclasses.replace(item, data=ending.join(lines) + ending)
+    results = send(SmtpTransport(f"smtp://127.0.0.1:{server.port}", connections=1), [item])
+    assert results[0].outcome == "sent"
+    content = server.handler.accepted[0].content.replace(b"\r\n", b"\n")
+    assert content.endswith(b"\n.\n.leading\nend.\n")
+
+
 def test_a_refused_recipient_bounces_and_the_rest_go(smtp_server: Start) -> None:
     server = smtp_server(Handler(reject=re.compile(r"^gone")))
     items = [*batch(3), make_email("9:send:1", "gone@example.com"), *batch(2, prefix="d")]

@@ -29,8 +29,8 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from lifetide.context import Lifetide
-from lifetide.journeys.dispatch import RESENT
 from lifetide.journeys.files import parse_journey
+from lifetide.journeys.outbox import RESENT
 from lifetide.journeys.store import JourneyStore
 from lifetide.messaging.template_store import TemplateStore
 from lifetide.ops.models import Consent, Customer, JourneyInstance, JourneySend

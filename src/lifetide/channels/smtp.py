@@ -15,6 +15,11 @@ ends in one DeliveryResult (see lifetide.channels.messages):
 - The server unreachable, refusing our credentials, or lacking STARTTLS when it is required:
   every message still waiting gets "retry" with the reason; the next batch tries again.
 
+A message whose lines already end in CRLF (every one compose makes) is written to the server
+as it is, dot-stuffed, through aiosmtplib's public commands and its protocol's `write` and
+`read_response`: `sendmail` would pass regular expressions over the whole message three times
+to normalise line endings that need nothing. Any other message goes through `sendmail`.
+
 SMTP gives no exactly-once guarantee: a connection lost after the server took the DATA but
 before its answer arrived makes the message go twice. The sink on loopback never does that.
 
@@ -229,12 +234,12 @@ class SmtpTransport:
         # server lacks it (SMTPNotSupported: failed).
         options = () if item.to.isascii() and item.sender.isascii() else ("SMTPUTF8",)
         try:
-            _, reply = await client.sendmail(
-                item.sender, [item.to], item.data, mail_options=options
-            )
+            reply = await _transaction(client, item, options)
         except aiosmtplib.SMTPRecipientsRefused as err:
             refused = err.recipients[0]
             return _refusal(key, refused.code, refused.message, "bounced")
+        except aiosmtplib.SMTPRecipientRefused as err:
+            return _refusal(key, err.code, err.message, "bounced")
         except aiosmtplib.SMTPSenderRefused as err:
             return _refusal(key, err.code, f"sender refused: {err.message}", "failed")
         except aiosmtplib.SMTPDataError as err:
@@ -363,6 +368,72 @@ class SmtpTransport:
         if state.remaining == 0:
             for _ in range(state.workers):
                 state.queue.put_nowait(None)
+
+
+def _wire(data: bytes) -> bytes | None:
+    """The DATA payload of a message in CRLF lines; None when its lines need normalising.
+
+    Dot-stuffed and ended with the final ".": what aiosmtplib's `data` sends, found without
+    its two regular-expression passes over the whole message (and a third for SIZE), about
+    a third of the client's time per journey e-mail.
+    """
+    crlf = data.count(b"\r\n")
+    if crlf != data.count(b"\r") or crlf != data.count(b"\n") or not data.endswith(b"\r\n"):
+        return None
+    if data.startswith(b".") or b"\n." in data:
+        data = (b"." if data.startswith(b".") else b"") + data.replace(b"\n.", b"\n..")
+    return data + b".\r\n"
+
+
+async def _transaction(client: aiosmtplib.SMTP, item: OutgoingEmail, options: Sequence[str]) -> str:
+    """MAIL, RCPT and DATA for one message; the server's reply to the data.
+
+    Raises as `client.sendmail` does, except that a refused recipient is
+    SMTPRecipientRefused. A message already in CRLF lines (every one compose makes) goes
+    out through the client's public commands and its protocol's `write`/`read_response`;
+    any other through `sendmail`, which normalises it.
+    """
+    payload = _wire(item.data)
+    if payload is None:
+        _, text = await client.sendmail(item.sender, [item.to], item.data, mail_options=options)
+        return text
+    encoding = "utf-8" if "SMTPUTF8" in options else "ascii"
+    mail_options = list(options)
+    if client.is_ehlo_or_helo_needed:
+        # As sendmail does: EHLO for the extensions, HELO from a server that refuses it.
+        try:
+            await client.ehlo()
+        except aiosmtplib.SMTPHeloError:
+            if not client.is_connected:
+                raise
+            await client.helo()
+    if encoding == "utf-8" and not client.supports_extension("smtputf8"):
+        raise aiosmtplib.SMTPNotSupported("SMTPUTF8 is not supported by this server")
+    if client.supports_extension("size"):
+        mail_options.insert(0, f"size={len(item.data)}")
+    try:
+        await client.mail(item.sender, options=mail_options, encoding=encoding)
+        await client.rcpt(item.to, encoding=encoding)
+        start = await client.execute_command(b"DATA")
+        if start.code != 354:
+            raise aiosmtplib.SMTPDataError(start.code, start.message)
+        protocol = client.protocol
+        if protocol is None:
+            raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+        try:
+            protocol.write(payload)
+            reply = await protocol.read_response(timeout=client.timeout)
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+            client.close()
+            raise
+        if reply.code != 250:
+            raise aiosmtplib.SMTPDataError(reply.code, reply.message)
+    except aiosmtplib.SMTPResponseException:
+        # As sendmail does: reset the envelope so the connection can take the next message.
+        with contextlib.suppress(ConnectionError, aiosmtplib.SMTPException):
+            await client.rset()
+        raise
+    return reply.message
 
 
 def _refusal(key: str, code: int, text: str, permanent: Outcome) -> DeliveryResult:

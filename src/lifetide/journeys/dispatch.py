@@ -7,6 +7,13 @@ message per SMTP connection), so a crash leaves at most one chunk delivered but 
 A send still `sending` when its lease ends was interrupted: it is sent again with the same
 Message-ID (its idempotency key), which mailbox providers use to drop a duplicate, and its
 reason says so.
+
+With a builder process (`LIFETIDE_RENDER_PROCESSES=1`) a round whose claim was full claims
+and prepares the next one (policy gate, promo codes, contexts) while the builder makes its
+own e-mails, and queues the next round's e-mails behind them: neither process waits for the
+other between rounds. The next round's sends stay claimed, not `sending`, until their own
+round hands them over, so the crash window above is unchanged; its gate has counted this
+round's marketing against the caps; `close` releases them if it never runs.
 """
 
 from __future__ import annotations
@@ -15,8 +22,8 @@ import asyncio
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from lifetide.channels.bounces import BounceReport
@@ -27,18 +34,17 @@ from lifetide.journeys.exposures import Holdouts
 from lifetide.journeys.facts import Person, people
 from lifetide.journeys.outbox import (
     MAX_ATTEMPTS,
-    RESENT,
     Claimed,
-    address_refused,
     claim,
     hand_over,
     recent_marketing,
+    result_row,
     settle,
 )
 from lifetide.journeys.policy import Caps, Decision, Message, Recipient, decide
 from lifetide.journeys.store import JourneyStore
 from lifetide.messaging.bounce_reports import apply_reports
-from lifetide.messaging.builder import EmailBuilder, EmailJob, LinkConfig
+from lifetide.messaging.builder import Built, EmailBuilder, EmailJob, LinkConfig
 from lifetide.messaging.compose import track_text
 from lifetide.messaging.links import Links
 from lifetide.messaging.personalize import ContextRequest, MessageContexts
@@ -69,6 +75,22 @@ class DispatchResult:
     failed: int
     bounced: int
     retried: int
+
+
+@dataclass
+class _Round:
+    """One claim, gated and prepared: what is left to deliver, and the counts so far."""
+
+    claimed: int
+    now: dt.datetime
+    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # Marketing sends that passed the gate, per (profile, channel): for the caps of a round
+    # claimed before this one is delivered.
+    marketing: list[tuple[int, str]] = field(default_factory=list)
+    texts: list[tuple[Claimed, Person]] = field(default_factory=list)
+    held: dict[str, tuple[Claimed, str]] = field(default_factory=dict)
+    built: Iterator[list[Built]] | None = None
+    delivered: bool = False
 
 
 def _spec(template: MessageTemplate) -> TemplateSpec:
@@ -125,9 +147,21 @@ class Dispatcher:
         )
         # One message in flight per connection: after a crash at most that many are in doubt.
         self._chunk = settings.smtp_connections
+        # A round claimed and prepared ahead (see dispatch), not yet delivered.
+        self._ahead: _Round | None = None
+        self._builder.start()
 
     def close(self) -> None:
-        """Close the channel connections, the e-mail builder and the event loop."""
+        """Close the channel connections, the e-mail builder and the event loop.
+
+        The sends of a round claimed ahead are released, for any dispatcher to take at once.
+        """
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            undelivered = [s for s, _ in ahead.held.values()] + [s for s, _ in ahead.texts]
+            if undelivered:
+                with transaction(self._app.sessions) as session:
+                    settle(session, self._worker, [{"id": s.id} for s in undelivered])
         self._builder.close()
         for transport in self._transports.values():
             if transport is not None:  # a channel with no provider configured
@@ -136,14 +170,53 @@ class Dispatcher:
         self._loop.close()
 
     def dispatch(self, limit: int = 200) -> DispatchResult:
-        """One round: claim up to `limit` due sends and settle each; zeros when none is due."""
+        """One round: claim up to `limit` due sends and settle each; zeros when none is due.
+
+        With a builder process and a full claim (more is likely due), the next round is
+        claimed and prepared while this one's e-mails are built, and handed to the builder
+        behind them: the next call starts with it (see the module docstring).
+        """
+        current = self._ahead or self._start(limit)
+        self._ahead = None
+        if not current.claimed:
+            return DispatchResult(0, 0, 0, 0, 0, 0, 0)
+        if self._builder.in_process and current.claimed >= limit:
+            try:
+                self._ahead = self._start(limit, current)
+            except Exception:  # this round still goes out; the next claims afresh
+                log.exception("claiming the next round ahead failed")
+        counts = current.counts
+        try:
+            for outcome, n in self._deliver_emails(current).items():
+                counts[outcome] += n
+            for outcome, n in self._deliver_texts(current.texts, current.now).items():
+                counts[outcome] += n
+        finally:
+            current.delivered = True
+        return DispatchResult(
+            current.claimed,
+            counts["sent"],
+            counts["skipped"],
+            counts["deferred"],
+            counts["failed"],
+            counts["bounced"],
+            counts["retry"],
+        )
+
+    def _start(self, limit: int, before: _Round | None = None) -> _Round:
+        """Claim, gate and prepare a round; its e-mails are handed to the builder.
+
+        `before`: a round claimed earlier and not yet delivered, whose marketing sends count
+        against the caps as if they were out (they are not `sending` yet).
+        """
         now = self._app.clock.now()
         with transaction(self._app.sessions) as session:
             write_lock(session)
             claimed = claim(session, self._worker, now, limit, self._lease)
         if not claimed:
-            return DispatchResult(0, 0, 0, 0, 0, 0, 0)
-        counts: dict[str, int] = defaultdict(int)
+            return _Round(0, now)
+        current = _Round(len(claimed), now)
+        counts = current.counts
         failures: list[tuple[Claimed, str]] = []
         verdicts: list[tuple[Claimed, Decision]] = []
         live: list[Claimed] = []
@@ -159,12 +232,17 @@ class Dispatcher:
         with self._app.sessions() as session:
             persons = people(session, {c.profile_id for c in live})
             recent = recent_marketing(session, {c.profile_id for c in live}, now)
+        if before is not None and not before.delivered:
+            for key in before.marketing:
+                recent[key].append(before.now)
         go: list[tuple[Claimed, Person]] = []
         for send in live:
             person = persons.get(send.profile_id, Person(send.profile_id))
             decision = self._decide(send, person, recent, now)
             if decision.verdict == "send":
                 go.append((send, person))
+                if send.marketing:
+                    current.marketing.append((send.profile_id, send.channel))
             else:
                 verdicts.append((send, decision))
         self._settle_decisions(verdicts)
@@ -172,21 +250,9 @@ class Dispatcher:
         counts["failed"] += len(failures)
         for _send, decision in verdicts:
             counts["skipped" if decision.verdict == "skip" else "deferred"] += 1
-        emails = [(s, p) for s, p in go if s.channel == "email"]
-        texts = [(s, p) for s, p in go if s.channel != "email"]
-        for outcome, n in self._deliver_emails(emails, now).items():
-            counts[outcome] += n
-        for outcome, n in self._deliver_texts(texts, now).items():
-            counts[outcome] += n
-        return DispatchResult(
-            len(claimed),
-            counts["sent"],
-            counts["skipped"],
-            counts["deferred"],
-            counts["failed"],
-            counts["bounced"],
-            counts["retry"],
-        )
+        current.texts = [(s, p) for s, p in go if s.channel != "email"]
+        self._build_emails(current, [(s, p) for s, p in go if s.channel == "email"])
+        return current
 
     # -- claiming and deciding -----------------------------------------------------------
 
@@ -234,24 +300,21 @@ class Dispatcher:
 
     # -- e-mail --------------------------------------------------------------------------
 
-    def _deliver_emails(
-        self, batch: Sequence[tuple[Claimed, Person]], now: dt.datetime
-    ) -> dict[str, int]:
-        counts: dict[str, int] = defaultdict(int)
+    def _build_emails(self, current: _Round, batch: Sequence[tuple[Claimed, Person]]) -> None:
+        """Codes and contexts for the round's e-mails, handed to the builder."""
         if not batch:
-            return counts
+            return
         templates, failures, batch, contexts = self._prepare(batch)
         # One spec object per template: pickled once per slice for the builder, not per job.
         specs = {name: _spec(t) for name, t in templates.items()}
         jobs: list[EmailJob] = []
-        held: dict[str, tuple[Claimed, str]] = {}
         for (send, person), context in zip(batch, contexts, strict=True):
             spec = specs.get(send.template)
             if spec is None:
                 failures.append((send, f"no template named {send.template!r}"))
                 continue
             address = person.address("email") or ""
-            held[send.key] = (send, address)
+            current.held[send.key] = (send, address)
             jobs.append(
                 EmailJob(
                     send.key,
@@ -264,10 +327,18 @@ class Dispatcher:
                 )
             )
         self._fail(failures)
-        counts["failed"] += len(failures)
+        current.counts["failed"] += len(failures)
+        current.built = self._builder.build(jobs, current.now, self._chunk * HAND_OVER_CHUNKS)
+
+    def _deliver_emails(self, current: _Round) -> dict[str, int]:
+        """Hand over, send and record the round's e-mails, slice by slice as they are built."""
+        counts: dict[str, int] = defaultdict(int)
+        if current.built is None:
+            return counts
+        held = current.held
         transport = self._transport("email")
         # While one slice is handed over and sent, the builder makes the next.
-        for built in self._builder.build(jobs, now, self._chunk * HAND_OVER_CHUNKS):
+        for built in current.built:
             problems = [(held[b.key][0], b.problem or "") for b in built if b.email is None]
             self._fail(problems)
             counts["failed"] += len(problems)
@@ -431,40 +502,11 @@ class Dispatcher:
         rows: list[dict[str, Any]] = []
         bounces: list[BounceReport] = []
         for (send, address, _), result in zip(items, results, strict=True):
-            counts[result.outcome] += 1
-            row: dict[str, Any] = {"id": send.id, "address": address}
-            if result.outcome == "sent":
-                row.update(
-                    status="sent",
-                    sent_at=now,
-                    provider_message_id=result.provider_message_id,
-                    reason=RESENT if send.in_doubt else None,
-                )
-            elif result.outcome == "retry" and send.attempts + 1 < MAX_ATTEMPTS:
-                wait = dt.timedelta(minutes=min(60, 2**send.attempts))
-                row.update(status="pending", due_at=now + wait, reason=result.detail)
-            elif result.outcome == "bounced" and not address_refused(result.code, result.detail):
-                # Refused for policy, content or relay reasons: the address may be fine.
-                counts["bounced"] -= 1
-                counts["failed"] += 1
-                row.update(status="failed", reason=result.detail)
-            elif result.outcome == "bounced":
-                # bounced_at is left to apply_reports: it journals the bounce (and so the
-                # journey's fallback) only for a send it sees bounce for the first time.
-                row.update(status="bounced", reason=result.detail)
-                bounces.append(
-                    BounceReport(
-                        recipient=address,
-                        kind="hard",
-                        status=str(result.code) if result.code else None,
-                        diagnostic=result.detail,
-                        message_id=None,
-                        send_key=send.key,
-                    )
-                )
-            else:
-                row.update(status="failed", reason=result.detail)
+            row, outcome, bounce = result_row(send, address, result, now)
+            counts[outcome] += 1
             rows.append(row)
+            if bounce is not None:
+                bounces.append(bounce)
         with transaction(self._app.sessions) as session:
             settle(session, self._worker, rows)
         if bounces:

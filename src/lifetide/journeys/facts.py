@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from lifetide.ops.models import Consent, Customer, Suppression
@@ -65,26 +65,38 @@ class Person:
         return None
 
 
+# Only the columns a Person needs, as plain rows: whole ORM objects cost more to load than
+# the policy gate does to decide.
+_PERSON = (
+    Customer.id,
+    Customer.email,
+    Customer.phone,
+    Customer.time_zone,
+    Customer.traits,
+    Customer.merged_into_id,
+)
+
+
 def people(session: Session, profile_ids: Iterable[int]) -> dict[int, Person]:
     """Each profile in `profile_ids` as a `Person` (merged profiles answered by the survivor)."""
     wanted = set(profile_ids)
     if not wanted:
         return {}
-    rows = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(wanted)))}
+    rows = _customers(session, wanted)
     survivor = {pid: _survivor(session, rows, pid) for pid in wanted}
-    alive = {c.id: c for c in rows.values() if c is not None}
+    alive = {i: c for i, c in rows.items() if c is not None}
     extra = {s for s in survivor.values() if s is not None and s not in alive}
     if extra:
-        alive.update(
-            {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(extra)))}
-        )
+        alive.update(_customers(session, extra))
     ids = {s for s in survivor.values() if s is not None}
     consents: dict[int, dict[str, ConsentState]] = {}
-    for row in session.scalars(
-        select(Consent).where(Consent.customer_id.in_(ids), Consent.purpose == "marketing")
+    for customer_id, channel, state in session.execute(
+        select(Consent.customer_id, Consent.channel, Consent.status).where(
+            Consent.customer_id.in_(ids), Consent.purpose == "marketing"
+        )
     ):
-        status: ConsentState = "granted" if row.status == "granted" else "denied"
-        consents.setdefault(row.customer_id, {})[row.channel] = status
+        status: ConsentState = "granted" if state == "granted" else "denied"
+        consents.setdefault(customer_id, {})[channel] = status
     addresses = {
         (channel, address.lower() if channel == "email" else address): c.id
         for c in alive.values()
@@ -94,16 +106,18 @@ def people(session: Session, profile_ids: Iterable[int]) -> dict[int, Person]:
     suppressed: dict[int, dict[str, set[str]]] = {}
     emails = [a for (ch, a) in addresses if ch == "email"]
     phones = [a for (ch, a) in addresses if ch == "sms"]
-    for hit in session.scalars(
-        select(Suppression).where(
+    for channel, address, profile_id, reason in session.execute(
+        select(
+            Suppression.channel, Suppression.address, Suppression.profile_id, Suppression.reason
+        ).where(
             ((Suppression.channel == "email") & Suppression.address.in_(emails))
             | ((Suppression.channel == "sms") & Suppression.address.in_(phones))
             | Suppression.profile_id.in_(ids)
         )
     ):
-        owner = addresses.get((hit.channel, hit.address), hit.profile_id)
+        owner = addresses.get((channel, address), profile_id)
         if owner is not None:
-            suppressed.setdefault(owner, {}).setdefault(hit.channel, set()).add(hit.reason)
+            suppressed.setdefault(owner, {}).setdefault(channel, set()).add(reason)
     result: dict[int, Person] = {}
     for pid, sid in survivor.items():
         customer = alive.get(sid) if sid is not None else None
@@ -125,7 +139,13 @@ def people(session: Session, profile_ids: Iterable[int]) -> dict[int, Person]:
     return result
 
 
-def _survivor(session: Session, rows: dict[int, Customer], pid: int) -> int | None:
+def _customers(session: Session, ids: Iterable[int]) -> dict[int, Row[Any]]:
+    """The Person columns of these customers, by id."""
+    found = session.execute(select(*_PERSON).where(Customer.id.in_(set(ids))))
+    return {row.id: row for row in found}
+
+
+def _survivor(session: Session, rows: dict[int, Row[Any]], pid: int) -> int | None:
     """The profile `pid` was merged into (following chains), or itself."""
     seen: set[int] = set()
     current = pid
@@ -133,7 +153,7 @@ def _survivor(session: Session, rows: dict[int, Customer], pid: int) -> int | No
         seen.add(current)
         row = rows.get(current)
         if row is None:
-            row = session.get(Customer, current)
+            row = _customers(session, [current]).get(current)
             if row is None:
                 return None
             rows[current] = row

@@ -19,6 +19,8 @@ from pydantic import ValidationError
 from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
+from lifetide.channels.bounces import BounceReport
+from lifetide.channels.messages import DeliveryResult, Outcome
 from lifetide.clock import aware_utc
 from lifetide.journeys.definition import Offer
 from lifetide.ops.models import JourneyInstance, JourneyRecord, JourneySend
@@ -219,6 +221,43 @@ def address_refused(code: int | None, detail: str | None) -> bool:
         subject, number = int(found.group(1)), int(found.group(2))
         return subject == 1 or (subject, number) == (2, 1)
     return code in (550, 551, 553)
+
+
+def result_row(
+    send: Claimed, address: str, result: DeliveryResult, now: dt.datetime
+) -> tuple[dict[str, Any], Outcome, BounceReport | None]:
+    """A channel's result for a send: its row for `settle`, outcome counted, bounce to report."""
+    row: dict[str, Any] = {"id": send.id, "address": address}
+    if result.outcome == "sent":
+        row.update(
+            status="sent",
+            sent_at=now,
+            provider_message_id=result.provider_message_id,
+            reason=RESENT if send.in_doubt else None,
+        )
+    elif result.outcome == "retry" and send.attempts + 1 < MAX_ATTEMPTS:
+        wait = dt.timedelta(minutes=min(60, 2**send.attempts))
+        row.update(status="pending", due_at=now + wait, reason=result.detail)
+    elif result.outcome == "bounced" and not address_refused(result.code, result.detail):
+        # Refused for policy, content or relay reasons: the address may be fine.
+        row.update(status="failed", reason=result.detail)
+        return row, "failed", None
+    elif result.outcome == "bounced":
+        # bounced_at is left to apply_reports: it journals the bounce (and so the journey's
+        # fallback) only for a send it sees bounce for the first time.
+        row.update(status="bounced", reason=result.detail)
+        bounce = BounceReport(
+            recipient=address,
+            kind="hard",
+            status=str(result.code) if result.code else None,
+            diagnostic=result.detail,
+            message_id=None,
+            send_key=send.key,
+        )
+        return row, "bounced", bounce
+    else:
+        row.update(status="failed", reason=result.detail)
+    return row, result.outcome, None
 
 
 def _claimed(

@@ -3,7 +3,8 @@
 Building an e-mail costs about twice what sending it over a kept-open SMTP connection does,
 and both are CPU-bound Python, so one process cannot do both at 300 a second. The dispatcher
 hands `EmailJob`s to an `EmailBuilder`, which builds them slice by slice in a worker process
-(`processes=1`, the default) while the dispatcher sends the slice before; with `processes=0`
+(`processes=1`, the default) while the dispatcher sends the slice before (and prepares its
+next round, whose jobs queue behind these); with `processes=0`
 it builds them in the calling process (tests, a one-core machine). A worker that dies is
 replaced and its slice built in the calling process: building is pure, so nothing is lost.
 """
@@ -130,32 +131,53 @@ class EmailBuilder:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
+    @property
+    def in_process(self) -> bool:
+        """Whether e-mails are built by a worker process (so the caller may work meanwhile)."""
+        return self._processes == 1
+
+    def start(self) -> None:
+        """Start the worker process now, so that it is ready by the first e-mail."""
+        pool = self._worker()
+        if pool is not None:
+            pool.submit(int)  # spawning is lazy: a first task makes the process start
+
     def build(
         self, jobs: Sequence[EmailJob], date: dt.datetime, size: int
     ) -> Iterator[list[Built]]:
         """The jobs built in order, `size` at a time; the next slices build meanwhile.
 
-        The first slice is a quarter of `size`, so the caller has something to send soon.
+        With a worker process every slice is queued at once, so the jobs of a later call
+        are built behind these while the caller still sends them. The first slice is a
+        quarter of `size`, so the caller has something to send soon.
         """
         first = max(1, size // 4)
         slices = [list(jobs[:first])] if jobs else []
         slices += [list(jobs[at : at + size]) for at in range(first, len(jobs), size)]
         pool = self._worker()
         if pool is None:
-            for part in slices:
-                yield build_all(part, self._sender, date, self._config)
-            return
+            return (build_all(part, self._sender, date, self._config) for part in slices)
         futures: list[Future[list[Built]]] = [
             pool.submit(build_all, part, self._sender, date, self._config) for part in slices
         ]
+        return self._results(pool, slices, futures, date)
+
+    def _results(
+        self,
+        pool: ProcessPoolExecutor,
+        slices: list[list[EmailJob]],
+        futures: list[Future[list[Built]]],
+        date: dt.datetime,
+    ) -> Iterator[list[Built]]:
         try:
             for part, future in zip(slices, futures, strict=True):
                 try:
                     yield future.result()
                 except BrokenProcessPool:
-                    if self._pool is not None:
+                    # The pool may have been replaced already (by a later call's slices).
+                    if self._pool is pool:
                         log.warning("the e-mail builder process died; building here instead")
-                        self._pool.shutdown(wait=False, cancel_futures=True)
+                        pool.shutdown(wait=False, cancel_futures=True)
                         self._pool = None
                     yield build_all(part, self._sender, date, self._config)
         finally:

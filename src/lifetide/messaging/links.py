@@ -10,6 +10,7 @@ Tokens are deterministic, so the same send always gets the same links.
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -25,6 +26,8 @@ def campaign_id(journey_id: int | None) -> str:
     return "journey" if journey_id is None else f"journey-{journey_id}"
 
 
+# Pure, and every e-mail of a journey step links to the same few catalog pages: parsed once.
+@functools.lru_cache(maxsize=4096)
 def with_utm(url: str, *, journey_id: int | None, step: str, medium: Medium) -> str:
     """`url` with utm_source, utm_medium, utm_campaign and utm_content merged into its query.
 
