@@ -17,6 +17,7 @@ from lifetide.context import Lifetide
 from lifetide.journeys.store import JourneyStore
 from lifetide.messaging.template_store import TemplateStore
 from lifetide.web import engagement
+from lifetide.web.api import dashboards as dashboards_api
 from lifetide.web.api import inbound as inbound_api
 from lifetide.web.api import journeys as journeys_api
 from lifetide.web.api import templates as templates_api
@@ -253,7 +254,13 @@ def test_every_journey_message_and_inbound_route_is_documented() -> None:
         (method, re.sub(r"\{[^}]*\}", "{}", path))
         for method, path in re.findall(r"`(GET|POST|PUT|PATCH|DELETE) (/[^`?\s]*)", docs)
     }
-    routers = (journeys_api.router, templates_api.router, inbound_api.router, engagement.router)
+    routers = (
+        journeys_api.router,
+        templates_api.router,
+        inbound_api.router,
+        engagement.router,
+        dashboards_api.router,
+    )
     for router in routers:
         for route in router.routes:
             assert isinstance(route, APIRoute)

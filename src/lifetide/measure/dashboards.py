@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,20 +108,26 @@ class Dashboards:
     def overview(self, period: Period) -> Dashboard:
         """All journeys: the funnel, attributed and incremental revenue, revenue by journey."""
         names = self._journey_names()
-        return Dashboard(
-            self._figures(period, None, names),
-            self._figures(period.previous(), None, names),
-            self._app.clock.now(),
-        )
+        current, previous = self._both(period, None, names)
+        return Dashboard(current, previous, self._app.clock.now())
 
     def journey(self, journey_id: int, period: Period) -> Dashboard:
         """One journey: its funnel and attributed revenue by step, lift over its holdout."""
-        return Dashboard(
-            self._figures(period, journey_id, {}),
-            self._figures(period.previous(), journey_id, {}),
-            self._app.clock.now(),
-            journey_id,
-        )
+        current, previous = self._both(period, journey_id, {})
+        return Dashboard(current, previous, self._app.clock.now(), journey_id)
+
+    def _both(
+        self, period: Period, journey_id: int | None, names: dict[int, str]
+    ) -> tuple[PeriodFigures, PeriodFigures]:
+        """The period's figures and the previous period's, computed side by side.
+
+        Each thread queries on its own warehouse cursor; while one waits on DuckDB the other
+        compiles its expressions and reads its results (see docs/benchmarks.md, Dashboards).
+        """
+        with ThreadPoolExecutor(1, thread_name_prefix="lifetide-dashboard") as pool:
+            before = pool.submit(self._figures, period.previous(), journey_id, names)
+            now = self._figures(period, journey_id, names)
+            return now, before.result()
 
     def _journey_names(self) -> dict[int, str]:
         with self._app.sessions() as session:
@@ -195,7 +202,8 @@ class Dashboards:
 
 
 def _rows(table: pa.Table) -> Iterable[dict[str, Any]]:
-    return table.to_pylist()
+    rows: list[dict[str, Any]] = table.to_pylist()
+    return rows
 
 
 def _days(period: Period) -> list[dt.date]:

@@ -62,10 +62,9 @@ def profile_orders(orders: ir.Table, profile_keys: ir.Table, period: Period) -> 
         orders.customer_id.notnull(),
     )
     keys = profile_keys.filter(profile_keys.kind.isin(RECORD_KINDS))
-    # A record id is one kind or the other, never both; distinct guards the join anyway.
-    records = keys.select(customer_id=keys.value, profile_id=keys.profile_id).distinct(
-        on="customer_id", keep="first"
-    )
+    # A record id is a user id or a CRM id (profile_keys is unique per kind and value), as the
+    # feature table and segment insights read it.
+    records = keys.select(customer_id=keys.value, profile_id=keys.profile_id)
     joined = kept.inner_join(records, "customer_id")
     return joined.select(
         "order_id",

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import Row, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lifetide.clock import Clock, aware_utc
@@ -103,7 +103,7 @@ class MeasureCopy:
             schema=SENDS_SCHEMA.to_pyarrow(),
         )
         self._append(SENDS, data, ("send_key",))
-        self._mark(s, rows)
+        self._mark(s, [r.id for r in rows])
         return len(rows)
 
     def _exposures(self, limit: int) -> int:
@@ -133,7 +133,7 @@ class MeasureCopy:
             schema=EXPOSURES_SCHEMA.to_pyarrow(),
         )
         self._append(EXPOSURES, data, ("experiment", "profile_id"))
-        self._mark(e, rows)
+        self._mark(e, [r.id for r in rows])
         return len(rows)
 
     def _append(self, table: str, data: pa.Table, key: Sequence[str]) -> None:
@@ -148,9 +148,8 @@ class MeasureCopy:
         finally:
             con.unregister(_STAGED)
 
-    def _mark(self, model: Any, rows: Sequence[Row[Any]]) -> None:
+    def _mark(self, model: Any, ids: Sequence[int]) -> None:
         now = self._clock.now()
-        ids = [r.id for r in rows]
         with transaction(self._sessions) as session:
             for start in range(0, len(ids), 5_000):
                 chunk = ids[start : start + 5_000]
