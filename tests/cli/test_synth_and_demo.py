@@ -41,11 +41,14 @@ def test_demo_twice_changes_nothing_the_second_time() -> None:
     first = runner.invoke(app, ["demo", "--customers", "300", "--no-serve"])
     assert first.exit_code == 0, first.output
     assert "Retailer summary" in first.stdout
+    assert "journeys run from" in first.stdout and "e-mails sent" in first.stdout
     second = runner.invoke(app, ["demo", "--customers", "300", "--no-serve"])
     assert second.exit_code == 0, second.output
     lines = [line for line in second.stdout.splitlines() if " rows from " in line]
     assert len(lines) == 5
     assert all("0 new, 0 updated" in line for line in lines), lines
+    # The journeys ran up to now the first time: the hours are not lived twice.
+    assert "journeys already run up to now" in second.stdout
 
 
 def test_synth_rejects_bad_options() -> None:

@@ -21,6 +21,8 @@ DEMO_EMAIL = "demo@lifetide.dev"
 DEMO_PASSWORD = "lifetide-demo"  # noqa: S105
 # The bundled journeys (by file) the demo sets live, so it has something running.
 DEMO_LIVE = ("cart_abandonment", "browse_abandonment", "welcome")
+# Where the last rehearsal stopped (a journey cursor).
+REHEARSED = "demo rehearsal"
 
 
 def demo(
@@ -74,28 +76,46 @@ def demo(
 
 
 def _rehearse(settings: Settings, days: int) -> None:
-    """Run the live journeys over the last `days` days on a simulated clock (journeys.rehearsal)."""
+    """Run the live journeys over the last `days` days on a simulated clock (journeys.rehearsal).
+
+    From where an earlier demo's rehearsal stopped, if later: run the demo again and the
+    journeys do not live the same hours twice.
+    """
     import datetime as dt
 
     from lifetide.clock import ManualClock, SystemClock
+    from lifetide.journeys.cursors import read_cursor, write_cursor
     from lifetide.journeys.rehearsal import rehearse
+    from lifetide.ops.database import transaction
 
     end = SystemClock().now()
     start = (end - dt.timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
     clock = ManualClock(start)
-    with Lifetide(settings, clock=clock) as sim, console.status("running the journeys") as status:
+    with Lifetide(settings, clock=clock) as sim:
+        with sim.sessions() as session:
+            stopped = read_cursor(session, REHEARSED)
+        if stopped is not None:
+            start = max(start, dt.datetime.fromisoformat(stopped))
+        if end - start < dt.timedelta(hours=1):
+            console.print("journeys already run up to now by an earlier demo")
+            return
+        clock.set(start)
+        with console.status("running the journeys") as status:
 
-        def report(at: dt.datetime, done: Rehearsed) -> None:
-            status.update(
-                f"running the journeys: {at:%b %-d %H:00}, {done.sent:,} e-mails sent, "
-                f"{done.opened:,} journeys entered"
-            )
+            def report(at: dt.datetime, done: Rehearsed) -> None:
+                status.update(
+                    f"running the journeys: {at:%b %-d %H:00}, {done.sent:,} e-mails sent, "
+                    f"{done.opened:,} journeys entered"
+                )
 
-        done = rehearse(sim, clock, end, on_hour=report)
+            done = rehearse(sim, clock, end, on_hour=report)
+        with transaction(sim.sessions) as session:
+            write_cursor(session, REHEARSED, end.isoformat(), end)
     console.print(
-        f"journeys run over the last {days} days: {done.events:,} events, {done.opened:,} "
-        f"entries, {done.sent:,} e-mails sent, {done.opens:,} opens, {done.clicks:,} clicks, "
-        f"{done.unsubscribes:,} unsubscribes (the demo audience: docs/journeys.md)"
+        f"journeys run from {start:%b %-d %H:%M} UTC to now: {done.events:,} events, "
+        f"{done.opened:,} entries, {done.sent:,} e-mails sent, {done.opens:,} opens, "
+        f"{done.clicks:,} clicks, {done.unsubscribes:,} unsubscribes (the demo audience: "
+        "docs/journeys.md)"
     )
 
 
