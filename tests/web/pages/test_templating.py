@@ -58,27 +58,36 @@ def test_navigation_by_role() -> None:
         "Segments",
         "Customers",
         "Journeys",
+        "Dashboards",
         "Destinations",
         "Users",
         "Tracking sources",
         "Account",
     ]
-    assert [i.active for i in admin] == [True, False, False, False, False, False, False]
-    assert [i.section for i in admin] == ["", "", "", "", "Admin", "Admin", "Settings"]
-    assert navigation("/admin/sources", "admin")[5].active
+    assert [i.active for i in admin] == [True, False, False, False, False, False, False, False]
+    assert [i.section for i in admin] == ["", "", "", "", "", "Admin", "Admin", "Settings"]
+    assert navigation("/admin/sources", "admin")[6].active
+    assert navigation("/dashboards/experiments/global-holdout", "admin")[3].active
     marketer = navigation("/destinations", "marketer")
     assert [i.label for i in marketer] == [
         "Segments",
         "Customers",
         "Journeys",
+        "Dashboards",
         "Destinations",
         "Account",
     ]
-    assert [i.active for i in marketer] == [False, False, False, True, False]
+    assert [i.active for i in marketer] == [False, False, False, False, True, False]
     # Everyone has an account page (their API tokens); analysts cannot push to destinations.
     analyst = navigation("/account/tokens", "analyst")
-    assert [i.label for i in analyst] == ["Segments", "Customers", "Journeys", "Account"]
-    assert [i.active for i in analyst] == [False, False, False, True]
+    assert [i.label for i in analyst] == [
+        "Segments",
+        "Customers",
+        "Journeys",
+        "Dashboards",
+        "Account",
+    ]
+    assert [i.active for i in analyst] == [False, False, False, False, True]
     assert navigation("/journeys/4", "analyst")[2].active
     assert navigation("/customers", "analyst")[1].active
 
