@@ -15,7 +15,8 @@ class BrokenLoader(Worker):
     """A worker whose loading task fails every time (a fault injected for this test)."""
 
     def __init__(self, lifetide: Lifetide) -> None:
-        super().__init__(lifetide)
+        # The back-off's clock stands still: a slow round must not let it expire mid-test.
+        super().__init__(lifetide, monotonic=lambda: 1000.0)
         self.load_calls = 0
 
     def _load(self) -> int:

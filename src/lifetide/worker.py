@@ -34,6 +34,7 @@ class Worker:
         journal: bool = True,
         name: str | None = None,
         lease: dt.timedelta | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._lifetide = lifetide
         self._idle = idle_seconds
@@ -45,6 +46,8 @@ class Worker:
         self._thread: threading.Thread | None = None
         self._failures: dict[str, int] = {}
         self._retry_at: dict[str, float] = {}
+        # The back-off's clock (seconds, only ever compared): a test can hold it still.
+        self._monotonic = monotonic
 
     def run_once(self) -> int:
         """Do one round of every task; how many items of work were done.
@@ -65,7 +68,7 @@ class Worker:
             # Last, so what this round sent is on the dashboards within the round.
             tasks.append(("copy for measurement", self._measure))
         for name, task in tasks:
-            if time.monotonic() < self._retry_at.get(name, 0.0):
+            if self._monotonic() < self._retry_at.get(name, 0.0):
                 continue
             try:
                 done += task()
@@ -76,7 +79,7 @@ class Worker:
                 # Back off (1 s, 2 s, 4 s ... up to a minute) so a lasting fault is not
                 # retried, and logged, twice a second.
                 wait = min(60.0, 2.0 ** (failures - 1))
-                self._retry_at[name] = time.monotonic() + wait
+                self._retry_at[name] = self._monotonic() + wait
                 log.exception("worker task %r failed; retrying in %.0f s", name, wait)
         return done
 
