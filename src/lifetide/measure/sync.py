@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+import ibis
 import pyarrow as pa
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,9 +32,43 @@ BATCH = 20_000
 _STAGED = "__lifetide_measure_staged"
 
 
-def _naive(value: dt.datetime | None) -> dt.datetime | None:
+@dataclass(frozen=True)
+class _Copy:
+    """One operational table copied to the warehouse: what waits, and how its rows map."""
+
+    model: Any
+    # Literally the partial index's condition: with bound values the planners cannot tell
+    # that the index covers the query.
+    waiting: str
+    table: str
+    schema: ibis.Schema
+    key: tuple[str, ...]
+    # Warehouse column -> operational column, where the names differ.
+    renamed: dict[str, str] = field(default_factory=dict)
+
+    def source(self, column: str) -> str:
+        """The operational column a warehouse column is copied from."""
+        return self.renamed.get(column, column)
+
+
+_COPIES = (
+    _Copy(
+        JourneySend,
+        f"measured_at IS NULL AND {SETTLED_SQL}",
+        SENDS,
+        SENDS_SCHEMA,
+        ("send_key",),
+        {"send_key": "idempotency_key"},
+    ),
+    _Copy(
+        Exposure, "measured_at IS NULL", EXPOSURES, EXPOSURES_SCHEMA, ("experiment", "profile_id")
+    ),
+)
+
+
+def _warehouse_value(value: Any) -> Any:
     # The warehouse keeps UTC without a zone.
-    return None if value is None else aware_utc(value).replace(tzinfo=None)
+    return aware_utc(value).replace(tzinfo=None) if isinstance(value, dt.datetime) else value
 
 
 class MeasureCopy:
@@ -45,7 +81,7 @@ class MeasureCopy:
 
     def run_once(self, limit: int = BATCH) -> int:
         """Copy up to `limit` sends and `limit` exposures; how many rows were copied."""
-        return self._sends(limit) + self._exposures(limit)
+        return sum(self._copy(copy, limit) for copy in _COPIES)
 
     def run_all(self, limit: int = BATCH) -> int:
         """Copy until nothing waits; how many rows were copied."""
@@ -54,28 +90,13 @@ class MeasureCopy:
             total += copied
         return total
 
-    def _sends(self, limit: int) -> int:
-        s = JourneySend
+    def _copy(self, copy: _Copy, limit: int) -> int:
+        names = list(copy.schema.names)
+        model = copy.model
         query = (
-            select(
-                s.id,
-                s.idempotency_key,
-                s.profile_id,
-                s.journey_id,
-                s.step,
-                s.channel,
-                s.template,
-                s.marketing,
-                s.status,
-                s.reason,
-                s.promo_code,
-                s.created_at,
-                s.sent_at,
-            )
-            # Literally the partial index's condition: with bound values the planners cannot
-            # tell that the index covers the query.
-            .where(text(f"measured_at IS NULL AND {SETTLED_SQL}"))
-            .order_by(s.id)
+            select(model.id, *(getattr(model, copy.source(n)) for n in names))
+            .where(text(copy.waiting))
+            .order_by(model.id)
             .limit(limit)
         )
         with self._sessions() as session:
@@ -83,57 +104,11 @@ class MeasureCopy:
         if not rows:
             return 0
         data = pa.Table.from_pylist(
-            [
-                {
-                    "send_key": r.idempotency_key,
-                    "profile_id": r.profile_id,
-                    "journey_id": r.journey_id,
-                    "step": r.step,
-                    "channel": r.channel,
-                    "template": r.template,
-                    "marketing": r.marketing,
-                    "status": r.status,
-                    "reason": r.reason,
-                    "promo_code": r.promo_code,
-                    "created_at": _naive(r.created_at),
-                    "sent_at": _naive(r.sent_at),
-                }
-                for r in rows
-            ],
-            schema=SENDS_SCHEMA.to_pyarrow(),
+            [{n: _warehouse_value(v) for n, v in zip(names, row[1:], strict=True)} for row in rows],
+            schema=copy.schema.to_pyarrow(),
         )
-        self._append(SENDS, data, ("send_key",))
-        self._mark(s, [r.id for r in rows])
-        return len(rows)
-
-    def _exposures(self, limit: int) -> int:
-        e = Exposure
-        query = (
-            select(e.id, e.experiment, e.profile_id, e.arm, e.journey_id, e.send_key, e.first_at)
-            .where(text("measured_at IS NULL"))
-            .order_by(e.id)
-            .limit(limit)
-        )
-        with self._sessions() as session:
-            rows = session.execute(query).all()
-        if not rows:
-            return 0
-        data = pa.Table.from_pylist(
-            [
-                {
-                    "experiment": r.experiment,
-                    "profile_id": r.profile_id,
-                    "arm": r.arm,
-                    "journey_id": r.journey_id,
-                    "send_key": r.send_key,
-                    "first_at": _naive(r.first_at),
-                }
-                for r in rows
-            ],
-            schema=EXPOSURES_SCHEMA.to_pyarrow(),
-        )
-        self._append(EXPOSURES, data, ("experiment", "profile_id"))
-        self._mark(e, [r.id for r in rows])
+        self._append(copy.table, data, copy.key)
+        self._mark(model, [row[0] for row in rows])
         return len(rows)
 
     def _append(self, table: str, data: pa.Table, key: Sequence[str]) -> None:
