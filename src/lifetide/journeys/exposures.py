@@ -19,6 +19,17 @@ from lifetide.ops.database import insert_for
 from lifetide.ops.models import Exposure
 
 
+def record_exposures(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert exposure rows; a customer's first arm per experiment stays. How many were given."""
+    if not rows:
+        return 0
+    statement = insert_for(session)(Exposure).on_conflict_do_nothing(
+        index_elements=["experiment", "profile_id"]
+    )
+    session.execute(statement, rows)
+    return len(rows)
+
+
 class Holdouts:
     """Decides who is held out of a send, and remembers the exposures until `record`."""
 
@@ -60,13 +71,7 @@ class Holdouts:
     def record(self, session: Session) -> int:
         """Write the exposures noted so far (a customer's first per experiment stays)."""
         rows, self._pending = self._pending, []
-        if not rows:
-            return 0
-        statement = insert_for(session)(Exposure).on_conflict_do_nothing(
-            index_elements=["experiment", "profile_id"]
-        )
-        session.execute(statement, rows)
-        return len(rows)
+        return record_exposures(session, rows)
 
     def _of_journey(self, send: Claimed) -> Holdout | None:
         if not send.journey_id or send.instance_version is None:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lifetide.clock import Clock, aware_utc
 from lifetide.journeys.definition import Journey
+from lifetide.journeys.exposures import record_exposures
 from lifetide.journeys.facts import Person, SegmentMatcher, people
 from lifetide.journeys.steps import (
     Action,
@@ -44,7 +45,6 @@ from lifetide.messaging.promos import PromoCodes, PromoError
 from lifetide.ops.database import insert_for, transaction, write_lock
 from lifetide.ops.models import (
     Customer,
-    Exposure,
     JourneyInput,
     JourneyInstance,
     JourneyRecord,
@@ -224,8 +224,7 @@ class JourneyRunner:
                     for a in o.actions
                     if isinstance(a, Exposed)
                 ]
-                if exposures:
-                    _insert_exposures(session, exposures)
+                record_exposures(session, exposures)
                 for o in kept:
                     for action in o.actions:
                         if isinstance(action, UpdateTraits):
@@ -338,14 +337,6 @@ def _exposure_row(instance: Instance, action: Exposed, now: dt.datetime) -> dict
         "send_key": None,
         "first_at": now,
     }
-
-
-def _insert_exposures(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Record split exposures; a customer's first arm per experiment stays."""
-    statement = insert_for(session)(Exposure).on_conflict_do_nothing(
-        index_elements=["experiment", "profile_id"]
-    )
-    session.execute(statement, rows)
 
 
 def _update_traits(
