@@ -195,13 +195,12 @@ def rehearse(
                 _perform(app, reaction, done)
             clock.set(until)
             loader.load_all()
-            before = _naive(hour)
             if hour == start or hour.hour == 0:
                 # Segment changes and dates are read once a simulated day: nothing refreshes
                 # segments during a rehearsal, and the date scan is daily anyway.
                 engine.start_from_warehouse()
-            _run_until_idle(engine)
-            for send in _sent_between(app, before, _naive(until)):
+            engine.run_until_idle(skip=("journey triggers",))
+            for send in _sent_between(app, hour, until):
                 done.sent += 1
                 for reaction in audience.react(
                     send.idempotency_key,
@@ -217,18 +216,11 @@ def rehearse(
                 on_hour(until, done)
             hour = until
         loader.load_all()
-        _run_until_idle(engine)
+        engine.run_until_idle(skip=("journey triggers",))
         copy.run_all()
     finally:
         engine.close()
     return done
-
-
-def _run_until_idle(engine: JourneyEngine) -> None:
-    """The worker's journey tasks but the warehouse triggers, until none has work."""
-    tasks = [task for name, task in engine.tasks() if name != "journey triggers"]
-    while sum(task() for task in tasks):
-        pass
 
 
 def _sent_between(app: Lifetide, after: dt.datetime, until: dt.datetime) -> list[JourneySend]:
@@ -236,8 +228,8 @@ def _sent_between(app: Lifetide, after: dt.datetime, until: dt.datetime) -> list
     query = select(JourneySend).where(
         JourneySend.status == "sent",
         JourneySend.channel == "email",
-        JourneySend.sent_at > after.replace(tzinfo=dt.UTC),
-        JourneySend.sent_at <= until.replace(tzinfo=dt.UTC),
+        JourneySend.sent_at > after,
+        JourneySend.sent_at <= until,
     )
     with app.sessions() as session:
         return list(session.scalars(query))
