@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import ibis
 import pyarrow as pa
 
 from lifetide.context import Lifetide
@@ -160,7 +161,13 @@ class Dashboards:
         total.unsubscribes = int(outs["unsubscribes"] or 0)
         total.complaints = int(outs["complaints"] or 0)
 
-        orders = profile_orders(backend.table("orders"), backend.table("profile_keys"), period)
+        # Once per period: attribution and the lift both read these, and joining every order
+        # to its customer is the costliest part of either.
+        orders = ibis.memtable(
+            profile_orders(
+                backend.table("orders"), backend.table("profile_keys"), period
+            ).to_pyarrow()
+        )
         seen = touches(events, sends, period.start - self._windows.click, period.end)
         if journey_id is not None:
             seen = seen.filter(seen.journey_id == journey_id)
