@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
-import pyarrow as pa
 
 from lifetide.context import Lifetide
 from lifetide.experiments.holdouts import GLOBAL
 from lifetide.measure.attribution import Windows, attribute
-from lifetide.measure.lift import Lift, arm_revenue, lift, summarize
+from lifetide.measure.lift import Lift, arm_revenue, lift, summaries
 from lifetide.measure.queries import Period, funnel, opt_outs, profile_orders, touches
 from lifetide.measure.tables import EXPOSURES, SENDS
 from lifetide.ops.models import JourneyRecord
@@ -178,7 +176,7 @@ class Dashboards:
         attributed = Attributed()
         daily: dict[dt.date, Attributed] = defaultdict(Attributed)
         ordered_sends: set[str] = set()
-        for row in _rows(credited.to_pyarrow()):
+        for row in credited.to_pyarrow().to_pylist():
             revenue = float(row["revenue"] or 0.0)
             attributed.add(revenue)
             line(row[by]).attributed.add(revenue)
@@ -188,15 +186,6 @@ class Dashboards:
 
         experiment = GLOBAL if journey_id is None else f"journey-{journey_id}-holdout"
         arms = arm_revenue(backend.table(EXPOSURES), orders, experiment, period.start, period.end)
-        summaries = {
-            r["arm"]: summarize(
-                int(r["customers"]),
-                int(r["buyers"] or 0),
-                float(r["revenue"] or 0.0),
-                float(r["squares"] or 0.0),
-            )
-            for r in arms.to_pyarrow().to_pylist()
-        }
         days = _days(period)
         return PeriodFigures(
             period,
@@ -204,13 +193,8 @@ class Dashboards:
             attributed,
             dict(sorted(lines.items(), key=lambda kv: -kv[1].attributed.revenue)),
             [(d, daily[d].orders, daily[d].revenue) for d in days],
-            lift(summaries),
+            lift(summaries(arms.to_pyarrow().to_pylist())),
         )
-
-
-def _rows(table: pa.Table) -> Iterable[dict[str, Any]]:
-    rows: list[dict[str, Any]] = table.to_pylist()
-    return rows
 
 
 def _days(period: Period) -> list[dt.date]:

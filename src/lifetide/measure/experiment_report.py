@@ -27,7 +27,7 @@ from lifetide.experiments.stats import sample_size
 from lifetide.journeys.definition import Split
 from lifetide.journeys.steps import arm_name
 from lifetide.journeys.store import JourneyNotFound, JourneyStore
-from lifetide.measure.lift import arm_revenue, summarize
+from lifetide.measure.lift import arm_revenue, summaries
 from lifetide.measure.queries import Period, profile_orders
 from lifetide.measure.tables import EXPOSURES
 
@@ -175,15 +175,7 @@ def report(app: Lifetide, key: str, period: Period | None = None) -> ExperimentR
         )
     orders = profile_orders(backend.table("orders"), backend.table("profile_keys"), period)
     rows = arm_revenue(exposures, orders, key, period.start, period.end).to_pyarrow().to_pylist()
-    arms = {
-        r["arm"]: summarize(
-            int(r["customers"]),
-            int(r["buyers"] or 0),
-            float(r["revenue"] or 0.0),
-            float(r["squares"] or 0.0),
-        )
-        for r in rows
-    }
+    arms = summaries(rows)
     customers = {arm: a.customers for arm, a in arms.items()}
     warnings: list[str] = []
     ratio = None

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import ibis.expr.types as ir
 
@@ -95,6 +96,19 @@ def summarize(customers: int, buyers: int, revenue: float, squares: float) -> Ar
         max(0.0, (squares - customers * mean * mean) / (customers - 1)) if customers > 1 else 0.0
     )
     return ArmRevenue(customers, buyers, revenue, mean, variance)
+
+
+def summaries(rows: Iterable[Mapping[str, Any]]) -> dict[str, ArmRevenue]:
+    """Each arm's figures from the rows `arm_revenue` returns (sums may be null when empty)."""
+    return {
+        str(r["arm"]): summarize(
+            int(r["customers"]),
+            int(r["buyers"] or 0),
+            float(r["revenue"] or 0.0),
+            float(r["squares"] or 0.0),
+        )
+        for r in rows
+    }
 
 
 def lift(arms: Mapping[str, ArmRevenue], alpha: float = 0.05) -> Lift:
