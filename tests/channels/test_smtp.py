@@ -5,8 +5,6 @@ import dataclasses
 import json
 import re
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,9 +27,9 @@ from tests.channels.conftest import (
     make_email,
     make_message,
 )
+from tests.sink import start_sink
 
 Start = Callable[..., SmtpServer]
-SINK = Path(__file__).resolve().parents[2] / "benchmarks" / "smtp_sink.py"
 
 
 def send(transport: SmtpTransport, batch: list[OutgoingEmail]) -> list[DeliveryResult]:
@@ -419,30 +417,12 @@ def certs(certificates: Certificates) -> Certificates:
 
 def test_the_sink_records_each_message_and_refuses_by_pattern(tmp_path: Path) -> None:
     out = tmp_path / "sink.jsonl"
-    sink = subprocess.Popen(
-        [
-            sys.executable,
-            str(SINK),
-            "--port",
-            "0",
-            "--out",
-            str(out),
-            "--reject-pattern",
-            r"^gone",
-            "--defer-pattern",
-            r"^grey",
-            "--defer-times",
-            "1",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
+    sink, port = start_sink(
+        out, "--reject-pattern", r"^gone", "--defer-pattern", r"^grey", "--defer-times", "1"
     )
     try:
-        assert sink.stdout is not None
-        ready = sink.stdout.readline().split()
-        assert ready[0] == "ready"
         items = [*batch(20), make_email("g:s:1", "gone@x.example"), make_email("r:s:1", "grey@x")]
-        transport = SmtpTransport(f"smtp://127.0.0.1:{ready[1]}", backoff=0.01)
+        transport = SmtpTransport(f"smtp://127.0.0.1:{port}", backoff=0.01)
         results = send(transport, items)
         lines = [json.loads(line) for line in out.read_text().splitlines()]
     finally:

@@ -35,6 +35,7 @@ from lifetide.journeys.store import JourneyStore
 from lifetide.messaging.template_store import TemplateStore
 from lifetide.ops.models import Consent, Customer, JourneyInstance, JourneySend
 from lifetide.settings import load_settings
+from tests.sink import start_sink
 
 ROOT = Path(__file__).resolve().parents[2]
 CUSTOMERS = 400
@@ -61,26 +62,6 @@ def schema_url(postgres_url: str) -> Iterator[str]:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
-
-
-def _sink(tmp_path: Path) -> tuple[subprocess.Popen[str], int, Path]:
-    out = tmp_path / "sink.jsonl"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "smtp_sink.py"),
-            "--port",
-            "0",
-            "--out",
-            str(out),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    ready = process.stdout.readline().split()
-    assert ready[:1] == ["ready"], ready
-    return process, int(ready[1]), out
 
 
 def _worker(name: str, env: dict[str, str], data_dir: Path) -> subprocess.Popen[bytes]:
@@ -139,7 +120,8 @@ def test_kill_9_during_sends_then_restart_sends_every_message_once(
     schema_url: str, tmp_path: Path
 ) -> None:
     _prepare(schema_url, tmp_path / "setup")
-    sink, port, out = _sink(tmp_path)
+    out = tmp_path / "sink.jsonl"
+    sink, port = start_sink(out)
     env = {
         **os.environ,
         "LIFETIDE_DATABASE_URL": schema_url,
