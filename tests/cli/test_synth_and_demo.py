@@ -56,3 +56,10 @@ def test_synth_rejects_bad_options() -> None:
     assert result.exit_code == 2
     result = runner.invoke(app, ["synth", "--end", "yesterday"])
     assert result.exit_code == 2
+
+
+def test_demo_refuses_a_rehearsal_past_90_days() -> None:
+    result = runner.invoke(app, ["demo", "--rehearse-days", "91", "--no-serve"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--rehearse-days'" in result.output
+    assert "less than or equal to 90" in result.output

@@ -35,6 +35,10 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("unknown key", journey({"a": {**SEND, "colour": "red"}}), "colour"),
     ("holdout over half", {**journey({"a": SEND}), "holdout": 60}, "holdout"),
     ("negative holdout", {**journey({"a": SEND}), "holdout": -1}, "holdout"),
+    ("plan rate over 1", journey({"a": {"type": "split", "paths": [{"weight": 1}, {"weight": 1}],
+     "plan": {"baseline_rate": 1.5, "minimum_lift": 0.1}}}), "split.plan.baseline_rate"),
+    ("plan without lift", journey({"a": {"type": "split", "paths": [{"weight": 1}, {"weight": 1}],
+     "plan": {"baseline_rate": 0.05}}}), "split.plan.minimum_lift"),
 ]  # fmt: skip
 
 
