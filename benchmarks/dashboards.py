@@ -35,7 +35,8 @@ from lifetide.context import Lifetide
 from lifetide.experiments.holdouts import GLOBAL
 from lifetide.measure.dashboards import Dashboards, period_ending
 from lifetide.measure.experiment_report import report
-from lifetide.measure.tables import EXPOSURES_SCHEMA, SENDS_SCHEMA
+from lifetide.measure.tables import EXPOSURES_SCHEMA, SENDS, SENDS_SCHEMA, TOUCHES
+from lifetide.measure.touches import backfill
 from lifetide.ops.database import transaction
 from lifetide.ops.models import JourneyRecord
 from lifetide.settings import load_settings
@@ -48,11 +49,12 @@ DAY = np.timedelta64(86_400_000_000, "us")
 JOURNEYS = 6
 
 
-def _put(app: Lifetide, table: str, data: pa.Table) -> None:
+def _put(app: Lifetide, table: str, data: pa.Table, time: str) -> None:
+    """Append `data` in the order of its `time` column, as the loader and the copy append."""
     con = app.warehouse.duckdb
     con.register("__bench", data)
     names = ", ".join(data.schema.names)
-    con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM __bench")
+    con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM __bench ORDER BY {time}")
     con.unregister("__bench")
 
 
@@ -69,6 +71,7 @@ def generate(app: Lifetide, customers: int, seed: int = 7) -> dict[str, int]:
         app,
         "profile_keys",
         pa.table({"kind": pa.array(["user_id"] * customers), "value": ids, "profile_id": profiles}),
+        "profile_id",
     )
 
     n_orders = int(customers * 2.5)
@@ -93,6 +96,7 @@ def generate(app: Lifetide, customers: int, seed: int = 7) -> dict[str, int]:
         app,
         "orders",
         orders.cast(pa.schema([arrow_schema(ORDERS).field(n) for n in orders.schema.names])),
+        "ordered_at",
     )
 
     n_sends = customers * 4
@@ -119,6 +123,7 @@ def generate(app: Lifetide, customers: int, seed: int = 7) -> dict[str, int]:
         app,
         "message_sends",
         sends.cast(pa.schema([SENDS_SCHEMA.to_pyarrow().field(n) for n in sends.schema.names])),
+        "created_at",
     )
 
     sent = np.flatnonzero(status == "sent")
@@ -162,7 +167,12 @@ def generate(app: Lifetide, customers: int, seed: int = 7) -> dict[str, int]:
         app,
         "events",
         table.cast(pa.schema([arrow_schema(EVENTS).field(n) for n in table.schema.names])),
+        "timestamp",
     )
+    # What the journal loader writes beside each engagement event Lifetide journals.
+    backend = app.warehouse.backend
+    touches = backfill(backend.table("events"), backend.table(SENDS), backend.table(TOUCHES))
+    backend.insert(TOUCHES, touches.order_by("touched_at"))
 
     first = _ago(rng, customers, 90)
     exposure_parts = [
@@ -195,7 +205,7 @@ def generate(app: Lifetide, customers: int, seed: int = 7) -> dict[str, int]:
         [t.cast(pa.schema([schema.field(n) for n in t.schema.names])) for t in exposure_parts],
         promote_options="default",
     )
-    _put(app, "exposures", exposures)
+    _put(app, "exposures", exposures, "first_at")
     with transaction(app.sessions) as session:
         for j in range(1, JOURNEYS + 1):
             session.add(
@@ -213,6 +223,7 @@ def generate(app: Lifetide, customers: int, seed: int = 7) -> dict[str, int]:
         "orders": n_orders,
         "message_sends": n_sends,
         "events": table.num_rows,
+        "message_touches": app.warehouse.count(TOUCHES),
         "exposures": exposures.num_rows,
     }
 

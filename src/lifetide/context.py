@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from lifetide.clock import Clock, SystemClock
 from lifetide.collect.journal import Journal
 from lifetide.collect.sources import Sources
-from lifetide.measure.tables import ensure_measure_tables
+from lifetide.measure.tables import SENDS, TOUCHES, ensure_measure_tables
+from lifetide.measure.touches import backfill
 from lifetide.ops.database import create_ops_engine, session_factory, upgrade
 from lifetide.segments.tables import ensure_segment_tables
 from lifetide.settings import Settings
@@ -47,7 +48,13 @@ class Lifetide:
         )
         warehouse.ensure_tables()
         ensure_segment_tables(warehouse.backend)
-        ensure_measure_tables(warehouse.backend)
+        if TOUCHES in ensure_measure_tables(warehouse.backend):
+            # A warehouse from before touches were kept: its engagement events become touches.
+            backend = warehouse.backend
+            backend.insert(
+                TOUCHES,
+                backfill(backend.table("events"), backend.table(SENDS), backend.table(TOUCHES)),
+            )
         return warehouse
 
     @cached_property

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 
 from lifetide.clock import ManualClock
+from lifetide.collect.internal import append_internal, internal_track
+from lifetide.collect.loader import WarehouseLoader
 from lifetide.context import Lifetide
 from lifetide.experiments.holdouts import GLOBAL
 from lifetide.measure.dashboards import Dashboards, period_ending
@@ -27,7 +29,7 @@ from lifetide.ops.database import transaction
 from lifetide.ops.models import JourneyRecord
 from lifetide.settings import Settings
 from lifetide.warehouse.arrow import arrow_schema
-from lifetide.warehouse.schema import EVENTS, ORDERS
+from lifetide.warehouse.schema import ORDERS
 from tests.measure.rows import PROFILE_KEYS, put
 
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
@@ -70,23 +72,28 @@ def shop(settings: Settings) -> Iterator[tuple[Lifetide, dict[str, Any]]]:
                     "sent_at": at if status == "sent" else None,
                 }
             )
+            send = (key, jid, sends[-1]["step"], at)
+            if status == "bounced" and rng.random() < 0.5:
+                # A refusal is journaled as a bounce too: it must not count twice.
+                events.append(_event(f"{BOUNCED}-{i}", BOUNCED, at, send))
             if status != "sent":
                 continue
-            for event, chance, delay in ((OPENED, 0.5, 2), (CLICKED, 0.25, 30), (BOUNCED, 0.05, 1)):
-                if rng.random() < chance:
-                    events.append(
-                        _event(
-                            f"{event}-{i}",
-                            event,
-                            at + dt.timedelta(hours=rng.uniform(0, delay)),
-                            key,
-                            jid,
-                        )
-                    )
+            opened_at = at + dt.timedelta(hours=rng.uniform(0, 2))
+            if rng.random() < 0.5:
+                events.append(_event(f"{OPENED}-{i}", OPENED, opened_at, send))
+            if rng.random() < 0.25:
+                clicked_at = at + dt.timedelta(hours=rng.uniform(0, 30))
+                if not any(e["message_id"] == f"{OPENED}-{i}" for e in events[-1:]):
+                    # As record_click does: a click with no open before it journals the open.
+                    events.append(_event(f"{OPENED}-{i}", OPENED, clicked_at, send))
+                events.append(_event(f"{CLICKED}-{i}", CLICKED, clicked_at, send))
+            if rng.random() < 0.05:
+                bounced_at = at + dt.timedelta(hours=rng.uniform(0, 1))
+                events.append(_event(f"{BOUNCED}-{i}", BOUNCED, bounced_at, send))
             if rng.random() < 0.03:
                 reason = "complaint" if rng.random() < 0.3 else None
                 events.append(
-                    _event(f"u-{i}", UNSUBSCRIBED, at + dt.timedelta(hours=1), key, jid, reason)
+                    _event(f"u-{i}", UNSUBSCRIBED, at + dt.timedelta(hours=1), send, reason)
                 )
         for n in range(700):
             p = rng.choice(profiles)
@@ -118,16 +125,43 @@ def shop(settings: Settings) -> Iterator[tuple[Lifetide, dict[str, Any]]]:
                 }
             )
         put(app, "message_sends", sends, SENDS_SCHEMA.to_pyarrow())
-        put(app, "events", events, arrow_schema(EVENTS))
+        sends_by_key = {s["send_key"]: s for s in sends}
+        # Engagement events take their real path: journaled as Lifetide journals its own,
+        # then loaded, which writes their touches beside them.
+        messages = [
+            internal_track(
+                e["event"],
+                profile_id=sends_by_key[json.loads(e["properties"])["send_key"]]["profile_id"],
+                at=e["timestamp"].replace(tzinfo=dt.UTC),
+                properties=json.loads(e["properties"]),
+                message_id=e["message_id"],
+            )
+            for e in events
+        ]
+        append_internal(app.journal, messages, NOW)
+        WarehouseLoader(app.journal, app.warehouse).load_all()
         put(app, "orders", orders, arrow_schema(ORDERS))
         put(app, "exposures", exposures, EXPOSURES_SCHEMA.to_pyarrow())
         yield app, {"sends": sends, "events": events, "orders": orders, "exposures": exposures}
 
 
 def _event(
-    mid: str, name: str, at: dt.datetime, key: str, jid: int, reason: str | None = None
+    mid: str,
+    name: str,
+    at: dt.datetime,
+    send: tuple[str, int, str, dt.datetime],
+    reason: str | None = None,
 ) -> dict[str, Any]:
-    props: dict[str, Any] = {"send_key": key, "journey_id": jid}
+    key, jid, step, sent_at = send
+    props: dict[str, Any] = {
+        "send_key": key,
+        "journey_id": jid,
+        "step": step,
+        "channel": "email",
+        "sent_at": sent_at.replace(tzinfo=dt.UTC).isoformat(),
+    }
+    if name != UNSUBSCRIBED:
+        props["first"] = True
     if reason:
         props["reason"] = reason
     return {

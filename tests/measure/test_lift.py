@@ -12,10 +12,12 @@ import pytest
 from scipy import stats as sps
 
 from lifetide.experiments.holdouts import HELD_OUT, TREATED
-from lifetide.measure.lift import ArmRevenue, arm_revenue, lift, summarize
+from lifetide.measure.lift import ArmRevenue, arm_revenue, lift, summaries, summarize
+from lifetide.measure.queries import Period
 
 T0 = dt.datetime(2026, 11, 1)
 DAY = dt.timedelta(days=1)
+HOUR = dt.timedelta(hours=1)
 
 
 def _exposures(rows: list[tuple[str, int, str, dt.datetime]]) -> Any:
@@ -40,8 +42,8 @@ def _orders(rows: list[tuple[int, dt.datetime, float]]) -> Any:
 
 
 def _arms(con: Any, exposures: Any, orders: Any, start: dt.datetime, end: dt.datetime) -> dict:
-    rows = con.to_pyarrow(arm_revenue(exposures, orders, "x", start, end)).to_pylist()
-    return {r.pop("arm"): r for r in rows}
+    rows = con.to_pyarrow(arm_revenue(exposures, orders, "x", [Period(start, end)])).to_pylist()
+    return {r.pop("arm"): {k.removesuffix("_0"): v for k, v in r.items()} for r in rows}
 
 
 def test_revenue_counts_from_the_first_exposure_within_the_period(con: Any) -> None:
@@ -122,3 +124,17 @@ def test_no_interval_without_two_customers_in_each_arm() -> None:
     got = lift({TREATED: summarize(10, 2, 50.0, 900.0)})
     assert got.difference is None and got.incremental is None
     assert got.holdout.customers == 0
+
+
+def test_periods_read_together_equal_each_read_alone(con: Any) -> None:
+    exposures = _exposures(
+        [("x", p, TREATED if p % 3 else HELD_OUT, T0 + (p % 50) * DAY) for p in range(1, 60)]
+    )
+    orders = _orders([(p % 59 + 1, T0 + (p % 60) * DAY + HOUR, float(p)) for p in range(200)])
+    periods = [Period(T0 + 30 * DAY, T0 + 60 * DAY), Period(T0, T0 + 30 * DAY)]
+    together = con.to_pyarrow(arm_revenue(exposures, orders, "x", periods)).to_pylist()
+    for i, period in enumerate(periods):
+        alone = _arms(con, exposures, orders, period.start, period.end)
+        assert summaries(together, i) == summaries(
+            [{"arm": arm} | {f"{k}_0": v for k, v in r.items()} for arm, r in alone.items()]
+        )

@@ -21,6 +21,7 @@ from lifetide.identity.live import LiveIdentity
 from lifetide.journeys.definition import Journey
 from lifetide.journeys.policy import Caps, Message, Recipient, decide
 from lifetide.journeys.store import JourneyStore
+from lifetide.measure.tables import TOUCHES
 from lifetide.messaging import bounce_reports, feedback
 from lifetide.messaging.suppressions import Suppressions
 from lifetide.ops.database import transaction
@@ -190,8 +191,11 @@ def test_an_open_is_kept_once_and_journaled_each_time(messaging_app: Lifetide) -
         "campaign_id": f"journey-{journey_id}",
         "step": "first_email",
         "channel": "email",
+        "sent_at": NOW.isoformat(),
+        "first": True,
     }
     assert events[1]["timestamp"] == (NOW + dt.timedelta(hours=1)).isoformat()
+    assert events[1]["properties"]["first"] is False
 
 
 def test_an_unknown_send_records_nothing(messaging_app: Lifetide) -> None:
@@ -220,6 +224,34 @@ def test_a_click_means_an_open(messaging_app: Lifetide) -> None:
     ]
     assert events[1]["properties"]["url"] == url
     assert events[1]["properties"]["send_key"] == key
+    # Each says whether it was the message's first of its kind, for the dashboards' counts.
+    assert [e["properties"]["first"] for e in events] == [True, True, False]
+
+
+def test_loaded_feedback_becomes_touches_of_its_send(messaging_app: Lifetide) -> None:
+    app = messaging_app
+    key = sent_message(app)
+    clock: ManualClock = app.clock  # type: ignore[assignment]
+    clock.advance(dt.timedelta(hours=2))
+    assert feedback.record_click(app, key, "https://shop.example.com/")
+    clock.advance(dt.timedelta(hours=1))
+    assert feedback.record_open(app, key)
+    WarehouseLoader(app.journal, app.warehouse).load_all()
+    WarehouseLoader(app.journal, app.warehouse).load_all()  # a replay writes nothing twice
+
+    touches = app.warehouse.table(TOUCHES).order_by(["touched_at", "kind"]).to_pyarrow()
+    got = [
+        (r["send_key"], r["profile_id"], r["kind"], r["first"], r["touched_at"], r["sent_at"])
+        for r in touches.to_pylist()
+    ]
+    at = NOW.replace(tzinfo=None)
+    assert got == [
+        (key, ADA, "click", True, at + dt.timedelta(hours=2), at),
+        (key, ADA, "open", True, at + dt.timedelta(hours=2), at),
+        (key, ADA, "open", False, at + dt.timedelta(hours=3), at),
+    ]
+    journey = app.warehouse.table(TOUCHES).journey_id.to_pyarrow().to_pylist()
+    assert set(journey) == {journey_id_of(app)}
 
 
 def test_a_bo_event_names_bo(messaging_app: Lifetide) -> None:
@@ -385,6 +417,8 @@ def test_a_hard_bounce_suppresses_flags_and_journals_once(messaging_app: Lifetid
         "campaign_id": f"journey-{journey_id}",
         "step": "first_email",
         "channel": "email",
+        "sent_at": NOW.isoformat(),
+        "first": True,
         "bounce_type": "hard",
         "status": "5.1.1",
         "diagnostic": "550 5.1.1 no such user",

@@ -15,17 +15,21 @@ import pyarrow as pa
 
 from lifetide.collect.ecommerce import Rows, map_messages
 from lifetide.collect.intake import inflate
+from lifetide.collect.internal import trusted_profile
 from lifetide.collect.journal import Entry, Journal
 from lifetide.collect.messages import BadRequest, check_batch, check_single, parse_body
 from lifetide.identity.live import LiveIdentity
 from lifetide.imports.casting import quote
 from lifetide.imports.staging import TYPED
 from lifetide.imports.writer import write
+from lifetide.measure.tables import TOUCHES, TOUCHES_SCHEMA
+from lifetide.measure.touches import touch_row
 from lifetide.warehouse.arrow import arrow_schema
 from lifetide.warehouse.connection import Warehouse
 from lifetide.warehouse.schema import CUSTOMERS, EVENTS, ORDER_ITEMS, ORDERS, Table
 
 CURSOR = "warehouse"
+_TOUCHES_ARROW = TOUCHES_SCHEMA.to_pyarrow()
 _CUSTOMER_TRAITS = ("email", "phone", "first_name", "last_name")
 
 
@@ -56,8 +60,14 @@ class WarehouseLoader:
         entries = self._journal.read(after, max_requests)
         if not entries:
             return Loaded(0, 0, 0, 0, after)
-        messages = [m for entry in entries for m in accepted_messages(entry)]
+        accepted = [(entry, m) for entry in entries for m in accepted_messages(entry)]
+        messages = [m for _, m in accepted]
         rows = map_messages(messages)
+        touches = [
+            touch
+            for entry, m in accepted
+            if (touch := touch_row(m, trusted_profile(entry, m))) is not None
+        ]
         con = self._warehouse.duckdb
         con.execute("BEGIN TRANSACTION")
         try:
@@ -65,6 +75,7 @@ class WarehouseLoader:
             orders = _write(con, ORDERS, _last_by(rows.orders, ("order_id",)))
             _write(con, ORDER_ITEMS, _last_by(rows.order_items, ("order_id", "line_number")))
             inserted = _write(con, EVENTS, _first_by(rows.events, ("message_id",)))
+            _append_touches(con, _first_by(touches, ("message_id",)))
             _apply_refunds(con, rows)
             con.execute("COMMIT")
         except BaseException:
@@ -123,6 +134,20 @@ def _write(con: Any, table: Table, rows: list[dict[str, Any]]) -> int:
         return write(con, table, data.num_rows).inserted
     finally:
         con.unregister(TYPED)
+
+
+def _append_touches(con: Any, rows: list[dict[str, Any]]) -> None:
+    """Touches of our own messages, each once (a replayed batch finds them written)."""
+    if not rows:
+        return
+    con.register("__lifetide_touches", pa.Table.from_pylist(rows, schema=_TOUCHES_ARROW))
+    try:
+        con.execute(
+            f"INSERT INTO {TOUCHES} SELECT * FROM __lifetide_touches i WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {TOUCHES} t WHERE t.message_id = i.message_id)"
+        )
+    finally:
+        con.unregister("__lifetide_touches")
 
 
 def _upsert_customers(con: Any, rows: list[dict[str, Any]]) -> None:

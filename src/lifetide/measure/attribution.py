@@ -41,8 +41,8 @@ class Windows:
                 raise ValueError(f"the {name} window cannot be negative: {span}")
 
 
-def attribute(orders: ir.Table, touches: ir.Table, windows: Windows | None = None) -> ir.Table:
-    """Every order with the touch credited for it (its `CREDIT` columns null when none)."""
+def credits(orders: ir.Table, touches: ir.Table, windows: Windows | None = None) -> ir.Table:
+    """The orders credited to a touch, each with its touch's `CREDIT` columns."""
     spans = windows or Windows()
     o = orders.select("order_id", "profile_id", "ordered_at", "revenue")
     t = touches.select(
@@ -71,12 +71,15 @@ def attribute(orders: ir.Table, touches: ir.Table, windows: Windows | None = Non
             candidates.send_key,
         ],
     )
-    best = (
-        candidates.mutate(_rank=rank)
-        .filter(lambda r: r._rank == 0)
-        .select("order_id", *CREDIT)
-        .rename(credited_order="order_id")
-    )
+    best = candidates.mutate(_rank=rank).filter(lambda r: r._rank == 0)
+    return best.select("order_id", "profile_id", "ordered_at", "revenue", *CREDIT)
+
+
+def attribute(orders: ir.Table, touches: ir.Table, windows: Windows | None = None) -> ir.Table:
+    """Every order with the touch credited for it (its `CREDIT` columns null when none)."""
+    o = orders.select("order_id", "profile_id", "ordered_at", "revenue")
+    best = credits(o, touches, windows).select("order_id", *CREDIT)
+    best = best.rename(credited_order="order_id")
     joined = o.left_join(best, o.order_id == best.credited_order)
     return joined.select("order_id", "profile_id", "ordered_at", "revenue", *CREDIT)
 

@@ -14,14 +14,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import ibis
-
 from lifetide.context import Lifetide
 from lifetide.experiments.holdouts import GLOBAL
-from lifetide.measure.attribution import Windows, attribute
+from lifetide.measure.attribution import CLICK, OPEN, Windows, credits
 from lifetide.measure.lift import Lift, arm_revenue, lift, summaries
-from lifetide.measure.queries import Period, funnel, opt_outs, profile_orders, touches
-from lifetide.measure.tables import EXPOSURES, SENDS
+from lifetide.measure.queries import (
+    Period,
+    engaged,
+    opt_outs,
+    profile_orders,
+    sent,
+    touches,
+)
+from lifetide.measure.tables import EXPOSURES, SENDS, TOUCHES
 from lifetide.ops.models import JourneyRecord
 
 
@@ -37,11 +42,6 @@ class Funnel:
     ordered: int = 0
     unsubscribes: int = 0
     complaints: int = 0
-
-    def add(self, row: dict[str, Any]) -> None:
-        """Add one funnel row's counts."""
-        for name in ("sent", "delivered", "bounced", "opened", "clicked"):
-            setattr(self, name, getattr(self, name) + int(row[name] or 0))
 
 
 @dataclass
@@ -118,83 +118,131 @@ class Dashboards:
     def _both(
         self, period: Period, journey_id: int | None, names: dict[int, str]
     ) -> tuple[PeriodFigures, PeriodFigures]:
-        """The period's figures and the previous period's, computed side by side.
+        """The period's figures and the previous period's.
 
-        Each thread queries on its own warehouse cursor; while one waits on DuckDB the other
-        compiles its expressions and reads its results (see docs/benchmarks.md, Dashboards).
+        Every query reads both periods in one scan. The engagement queries (funnel, opt-outs)
+        run on a second thread, on its own warehouse cursor, while this one joins the orders
+        to customers and credits them (see docs/benchmarks.md, Dashboards).
         """
+        periods = (period, period.previous())
+        figures = [_Figures(p, journey_id, names) for p in periods]
         with ThreadPoolExecutor(1, thread_name_prefix="lifetide-dashboard") as pool:
-            before = pool.submit(self._figures, period.previous(), journey_id, names)
-            now = self._figures(period, journey_id, names)
-            return now, before.result()
+            engagement = pool.submit(self._engagement, period, journey_id, figures)
+            self._revenue(period, journey_id, figures)
+            engagement.result()
+        return figures[0].done(), figures[1].done()
 
     def _journey_names(self) -> dict[int, str]:
         with self._app.sessions() as session:
             return dict(session.query(JourneyRecord.id, JourneyRecord.name).all())  # type: ignore[arg-type]
 
-    def _figures(
-        self, period: Period, journey_id: int | None, names: dict[int, str]
-    ) -> PeriodFigures:
+    def _engagement(self, period: Period, journey_id: int | None, figures: list[_Figures]) -> None:
         backend = self._app.warehouse.thread_backend()
-        events, sends = backend.table("events"), backend.table(SENDS)
-        by = "journey_id" if journey_id is None else "step"
-        lines: dict[str, Line] = {}
+        sends, touched = backend.table(SENDS), backend.table(TOUCHES)
+        for row in _rows(sent(sends, period, journey_id)):
+            figures[0 if row["current"] else 1].count_sent(row)
+        for row in _rows(engaged(touched, sends, period, journey_id)):
+            figures[0 if row["current"] else 1].count_engaged(row)
+        for row in _rows(opt_outs(backend.table("events"), period, journey_id)):
+            funnel = figures[0 if row["current"] else 1].funnel
+            funnel.unsubscribes = int(row["unsubscribes"] or 0)
+            funnel.complaints = int(row["complaints"] or 0)
 
-        def line(value: Any) -> Line:
-            key = "" if value is None else str(value)
-            if key not in lines:
-                label = (
-                    names.get(int(value), f"Journey {value}")
-                    if by == "journey_id" and value is not None
-                    else (key or "(none)")
+    def _revenue(self, period: Period, journey_id: int | None, figures: list[_Figures]) -> None:
+        backend = self._app.warehouse.thread_backend()
+        both = period.with_previous()
+        orders = profile_orders(backend.table("orders"), backend.table("profile_keys"), both)
+        # Attribution and the lift both read them, and joining every order to its customer
+        # is the costliest part of either: once, into a temporary table.
+        with orders.cache() as placed:
+            seen = touches(
+                backend.table(TOUCHES), both.start - self._windows.click, both.end, journey_id
+            )
+            credited = credits(placed, seen, self._windows).select(
+                "send_key", "journey_id", "step", "ordered_at", "revenue"
+            )
+            for row in _rows(credited):
+                figures[0 if row["ordered_at"] >= period.start else 1].credit(row)
+            experiment = GLOBAL if journey_id is None else f"journey-{journey_id}-holdout"
+            arms = _rows(
+                arm_revenue(
+                    backend.table(EXPOSURES), placed, experiment, [f.period for f in figures]
                 )
-                lines[key] = Line(key, label)
-            return lines[key]
+            )
+        for i, f in enumerate(figures):
+            f.lift = lift(summaries(arms, i))
 
-        total = Funnel()
-        for row in funnel(sends, events, period, journey_id).to_pyarrow().to_pylist():
-            total.add(row)
-            line(row[by]).funnel.add(row)
-        outs = opt_outs(events, period, journey_id).to_pyarrow().to_pylist()[0]
-        total.unsubscribes = int(outs["unsubscribes"] or 0)
-        total.complaints = int(outs["complaints"] or 0)
 
-        # Once per period: attribution and the lift both read these, and joining every order
-        # to its customer is the costliest part of either.
-        orders = ibis.memtable(
-            profile_orders(
-                backend.table("orders"), backend.table("profile_keys"), period
-            ).to_pyarrow()
-        )
-        seen = touches(events, sends, period.start - self._windows.click, period.end)
-        if journey_id is not None:
-            seen = seen.filter(seen.journey_id == journey_id)
-        credited = attribute(orders, seen, self._windows)
-        credited = credited.filter(credited.send_key.notnull()).select(
-            "send_key", "journey_id", "step", "ordered_at", "revenue"
-        )
-        attributed = Attributed()
-        daily: dict[dt.date, Attributed] = defaultdict(Attributed)
-        ordered_sends: set[str] = set()
-        for row in credited.to_pyarrow().to_pylist():
-            revenue = float(row["revenue"] or 0.0)
-            attributed.add(revenue)
-            line(row[by]).attributed.add(revenue)
-            daily[row["ordered_at"].date()].add(revenue)
-            ordered_sends.add(row["send_key"])
-        total.ordered = len(ordered_sends)
+class _Figures:
+    """One period's figures as the queries' rows come in."""
 
-        experiment = GLOBAL if journey_id is None else f"journey-{journey_id}-holdout"
-        arms = arm_revenue(backend.table(EXPOSURES), orders, experiment, period.start, period.end)
-        days = _days(period)
+    def __init__(self, period: Period, journey_id: int | None, names: dict[int, str]) -> None:
+        self.period = period
+        self.funnel = Funnel()
+        self.attributed = Attributed()
+        self.lift = lift({})
+        self._by = "journey_id" if journey_id is None else "step"
+        self._names = names
+        self._lines: dict[str, Line] = {}
+        self._daily: dict[dt.date, Attributed] = defaultdict(Attributed)
+        self._ordered: set[str] = set()
+
+    def line(self, row: dict[str, Any]) -> Line:
+        """The breakdown line a row belongs to (a journey on the overview, else a step)."""
+        value = row[self._by]
+        key = "" if value is None else str(value)
+        if key not in self._lines:
+            label = (
+                self._names.get(int(value), f"Journey {value}")
+                if self._by == "journey_id" and value is not None
+                else (key or "(none)")
+            )
+            self._lines[key] = Line(key, label)
+        return self._lines[key]
+
+    def count_sent(self, row: dict[str, Any]) -> None:
+        """Add a `sent` row: messages sent, some refused at once."""
+        for funnel in (self.funnel, self.line(row).funnel):
+            sent, refused = int(row["sent"] or 0), int(row["refused"] or 0)
+            funnel.sent += sent
+            funnel.bounced += refused
+            funnel.delivered += sent - refused
+
+    def count_engaged(self, row: dict[str, Any]) -> None:
+        """Add an `engaged` row: sends opened, clicked, or bounced after the provider took them."""
+        sends = int(row["sends"] or 0)
+        for funnel in (self.funnel, self.line(row).funnel):
+            if row["kind"] == OPEN:
+                funnel.opened += sends
+            elif row["kind"] == CLICK:
+                funnel.clicked += sends
+            else:
+                funnel.bounced += sends
+                funnel.delivered -= sends
+
+    def credit(self, row: dict[str, Any]) -> None:
+        """Count one order credited to a send."""
+        revenue = float(row["revenue"] or 0.0)
+        self.attributed.add(revenue)
+        self.line(row).attributed.add(revenue)
+        self._daily[row["ordered_at"].date()].add(revenue)
+        self._ordered.add(row["send_key"])
+
+    def done(self) -> PeriodFigures:
+        """The period's figures, lines by attributed revenue."""
+        self.funnel.ordered = len(self._ordered)
         return PeriodFigures(
-            period,
-            total,
-            attributed,
-            dict(sorted(lines.items(), key=lambda kv: -kv[1].attributed.revenue)),
-            [(d, daily[d].orders, daily[d].revenue) for d in days],
-            lift(summaries(arms.to_pyarrow().to_pylist())),
+            self.period,
+            self.funnel,
+            self.attributed,
+            dict(sorted(self._lines.items(), key=lambda kv: -kv[1].attributed.revenue)),
+            [(d, self._daily[d].orders, self._daily[d].revenue) for d in _days(self.period)],
+            self.lift,
         )
+
+
+def _rows(expr: Any) -> list[dict[str, Any]]:
+    return list(expr.to_pyarrow().to_pylist())
 
 
 def _days(period: Period) -> list[dt.date]:

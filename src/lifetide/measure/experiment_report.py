@@ -174,7 +174,7 @@ def report(app: Lifetide, key: str, period: Period | None = None) -> ExperimentR
             min(first, now - dt.timedelta(days=1)) if first else now - dt.timedelta(days=30), now
         )
     orders = profile_orders(backend.table("orders"), backend.table("profile_keys"), period)
-    rows = arm_revenue(exposures, orders, key, period.start, period.end).to_pyarrow().to_pylist()
+    rows = arm_revenue(exposures, orders, key, [period]).to_pyarrow().to_pylist()
     arms = summaries(rows)
     customers = {arm: a.customers for arm, a in arms.items()}
     warnings: list[str] = []

@@ -1,7 +1,7 @@
 """Incremental revenue: what the treated earned per customer beyond their holdout (pure).
 
 A holdout's customers (see experiments.holdouts) are compared with the treated ones on the
-revenue each earned from her first exposure to the end of the period, zero for those who did
+revenue each earned in the period from her first exposure on, zero for those who did
 not buy: revenue per customer per arm, their difference with Welch's interval (revenue is
 heavy tailed and the arms differ in size and variance), the relative lift, and the
 incremental revenue (the difference times the treated customers). The per-customer sums are
@@ -13,9 +13,8 @@ Inputs: exposures (`experiment`, `profile_id`, `arm`, `first_at`) and orders (`p
 
 from __future__ import annotations
 
-import datetime as dt
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +22,7 @@ import ibis.expr.types as ir
 
 from lifetide.experiments.holdouts import HELD_OUT, TREATED
 from lifetide.experiments.stats import welch_test
+from lifetide.measure.queries import Period
 
 
 @dataclass(frozen=True)
@@ -52,37 +52,59 @@ class Lift:
 
 
 def arm_revenue(
-    exposures: ir.Table,
-    orders: ir.Table,
-    experiment: str,
-    start: dt.datetime,
-    end: dt.datetime,
+    exposures: ir.Table, orders: ir.Table, experiment: str, periods: Sequence[Period]
 ) -> ir.Table:
-    """Per arm: customers exposed before `end`, buyers, revenue and its sum of squares.
+    """Per arm and period i: customers exposed before its end, buyers, revenue, squares.
 
-    A customer's revenue is what she spent in [start, end) from her first exposure on.
+    Columns `customers_i`, `buyers_i`, `revenue_i`, `squares_i`. A customer's revenue in a
+    period is what she spent in it from her first exposure on. The periods share one scan of
+    the exposures and of the orders.
     """
-    exposed = exposures.filter(exposures.experiment == experiment, exposures.first_at < end).select(
-        "profile_id", "arm", "first_at"
-    )
+    if not periods:
+        raise ValueError("arm_revenue needs at least one period")
+    first, last = min(p.start for p in periods), max(p.end for p in periods)
+    exposed = exposures.filter(
+        exposures.experiment == experiment, exposures.first_at < last
+    ).select("profile_id", "arm", "first_at")
     bought = exposed.join(
         orders,
         [
             exposed.profile_id == orders.profile_id,
             orders.ordered_at >= exposed.first_at,
-            orders.ordered_at >= start,
-            orders.ordered_at < end,
+            orders.ordered_at >= first,
+            orders.ordered_at < last,
         ],
     )
-    spent = bought.group_by("profile_id").aggregate(spent=bought.revenue.sum())
-    each = exposed.left_join(spent, exposed.profile_id == spent.profile_id).select(
-        "arm", spent=spent.spent.fill_null(0.0)
+    # Only buyers are summed per customer; everyone else adds a zero, so the arms' sizes come
+    # from the exposures alone, without joining every exposed customer back.
+    spent = bought.group_by(["arm", exposed.profile_id]).aggregate(
+        **{
+            f"spent_{i}": bought.revenue.sum(
+                where=(bought.ordered_at >= p.start) & (bought.ordered_at < p.end)
+            )
+            for i, p in enumerate(periods)
+        }
     )
-    return each.group_by("arm").aggregate(
-        customers=each.count(),
-        buyers=(each.spent > 0).sum(),
-        revenue=each.spent.sum(),
-        squares=(each.spent * each.spent).sum(),
+    money: dict[str, ir.Value] = {}
+    for i in range(len(periods)):
+        amount = spent[f"spent_{i}"]
+        money |= {
+            f"buyers_{i}": (amount > 0).sum(),
+            f"revenue_{i}": amount.sum(),
+            f"squares_{i}": (amount * amount).sum(),
+        }
+    bought_by_arm = spent.group_by("arm").aggregate(**money).rename(bought_arm="arm")
+    sizes = exposed.group_by("arm").aggregate(
+        **{f"customers_{i}": (exposed.first_at < p.end).sum() for i, p in enumerate(periods)}
+    )
+    joined = sizes.left_join(bought_by_arm, sizes.arm == bought_by_arm.bought_arm)
+    return joined.select(
+        "arm",
+        *(
+            f"{name}_{i}"
+            for i in range(len(periods))
+            for name in ("customers", "buyers", "revenue", "squares")
+        ),
     )
 
 
@@ -98,16 +120,20 @@ def summarize(customers: int, buyers: int, revenue: float, squares: float) -> Ar
     return ArmRevenue(customers, buyers, revenue, mean, variance)
 
 
-def summaries(rows: Iterable[Mapping[str, Any]]) -> dict[str, ArmRevenue]:
-    """Each arm's figures from the rows `arm_revenue` returns (sums may be null when empty)."""
+def summaries(rows: Iterable[Mapping[str, Any]], period: int = 0) -> dict[str, ArmRevenue]:
+    """Each arm's figures in the `period`-th period from the rows `arm_revenue` returns.
+
+    Arms with no customer exposed before that period's end are left out; sums may be null.
+    """
     return {
         str(r["arm"]): summarize(
-            int(r["customers"]),
-            int(r["buyers"] or 0),
-            float(r["revenue"] or 0.0),
-            float(r["squares"] or 0.0),
+            int(r[f"customers_{period}"]),
+            int(r[f"buyers_{period}"] or 0),
+            float(r[f"revenue_{period}"] or 0.0),
+            float(r[f"squares_{period}"] or 0.0),
         )
         for r in rows
+        if r[f"customers_{period}"]
     }
 
 

@@ -3,13 +3,14 @@
 Nothing here runs a query: each function builds an expression on the tables it is given
 (`events`, `orders`, `profile_keys` and the copies in measure.tables), which the dashboards
 service executes on the warehouse. Periods are half-open, [start, end), UTC without a zone, as
-the warehouse keeps time.
+the warehouse keeps time. A dashboard shows a period beside the one before it; the funnel and
+opt-out expressions read both in one scan and group by `current` (true for the later one).
 
 What counts as what:
 - a message is *sent* when the provider took it or refused it (status `sent` or `bounced`),
   at its send time; *delivered* when it was sent and no bounce came back for it;
-- *opened*, *clicked*, *bounced* come from the engagement events about the send (any time
-  after it), so a funnel is a cohort: of the messages sent in the period, how many were opened;
+- *opened*, *clicked*, *bounced* come from the touches of the send (any time after it), so a
+  funnel is a cohort: of the messages sent in the period, how many were opened;
 - *unsubscribes* and *complaints* are counted when they happened, whatever the message.
 """
 
@@ -18,11 +19,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import ibis
 import ibis.expr.types as ir
 
 from lifetide.measure.attribution import CLICK, OPEN
-from lifetide.messaging.events import BOUNCED, CLICKED, OPENED, UNSUBSCRIBED
+from lifetide.measure.touches import BOUNCE
+from lifetide.messaging.events import UNSUBSCRIBED
 from lifetide.warehouse.schema import RECORD_KINDS
 
 SENT_STATUSES = ("sent", "bounced")
@@ -49,6 +50,10 @@ class Period:
         """The period of the same length just before this one."""
         return Period(self.start - self.span, self.start)
 
+    def with_previous(self) -> Period:
+        """The span of this period and the one before it."""
+        return Period(self.start - self.span, self.end)
+
 
 def profile_orders(orders: ir.Table, profile_keys: ir.Table, period: Period) -> ir.Table:
     """Orders placed in the period by known customers: order_id, profile_id, ordered_at, revenue.
@@ -74,67 +79,75 @@ def profile_orders(orders: ir.Table, profile_keys: ir.Table, period: Period) -> 
     )
 
 
-def _send_key(events: ir.Table) -> ir.Value:
-    return events.properties["send_key"].str
-
-
-def touches(events: ir.Table, sends: ir.Table, since: dt.datetime, until: dt.datetime) -> ir.Table:
-    """Opens and clicks in [since, until) with their send's customer, journey, step, channel."""
-    e = events.filter(
-        events.event.isin([OPENED, CLICKED]),
-        events.timestamp >= since,
-        events.timestamp < until,
-    )
-    e = e.select(
-        send_key=_send_key(e),
-        kind=ibis.ifelse(e.event == CLICKED, CLICK, OPEN),
-        at=e.timestamp,
-    )
-    s = sends.select("send_key", "profile_id", "journey_id", "step", "channel")
-    joined = e.inner_join(s, "send_key")
-    return joined.select("send_key", "profile_id", "kind", "at", "journey_id", "step", "channel")
-
-
-def funnel(
-    sends: ir.Table, events: ir.Table, period: Period, journey_id: int | None = None
+def touches(
+    touches: ir.Table, since: dt.datetime, until: dt.datetime, journey_id: int | None = None
 ) -> ir.Table:
-    """Messages sent in the period, delivered, opened, clicked, by journey, step and channel."""
+    """Opens and clicks in [since, until), in the columns attribution reads."""
+    t = touches.filter(
+        touches.kind.isin([OPEN, CLICK]),
+        touches.touched_at >= since,
+        touches.touched_at < until,
+    )
+    if journey_id is not None:
+        t = t.filter(t.journey_id == journey_id)
+    return t.select(
+        "send_key", "profile_id", "kind", "journey_id", "step", "channel", at=t.touched_at
+    )
+
+
+def sent(sends: ir.Table, period: Period, journey_id: int | None = None) -> ir.Table:
+    """Messages sent in the period and the one before, and how many were refused at once.
+
+    One row per `current`, journey_id, step, channel: `sent`, `refused`.
+    """
+    both = period.with_previous()
     at = sends.sent_at.fill_null(sends.created_at)
-    cohort = sends.filter(sends.status.isin(SENT_STATUSES), at >= period.start, at < period.end)
+    cohort = sends.filter(sends.status.isin(SENT_STATUSES), at >= both.start, at < both.end)
     if journey_id is not None:
         cohort = cohort.filter(cohort.journey_id == journey_id)
-    e = events.filter(
-        events.event.isin([OPENED, CLICKED, BOUNCED]), events.timestamp >= period.start
+    cohort = cohort.mutate(current=at >= period.start)
+    return cohort.group_by(["current", *FUNNEL_KEYS]).aggregate(
+        sent=cohort.count(), refused=(cohort.status == "bounced").sum()
     )
-    flags = e.group_by(send_key=_send_key(e)).aggregate(
-        opened=(e.event == OPENED).any(),
-        clicked=(e.event == CLICKED).any(),
-        bounced=(e.event == BOUNCED).any(),
-    )
-    joined = cohort.left_join(flags, cohort.send_key == flags.send_key)
-    bounced = (joined.status == "bounced") | joined.bounced.fill_null(False)
-    # A click is an open the pixel missed (images off): it counts as one.
-    opened = joined.opened.fill_null(False) | joined.clicked.fill_null(False)
-    return joined.group_by(list(FUNNEL_KEYS)).aggregate(
-        sent=joined.count(),
-        delivered=(~bounced).sum(),
-        bounced=bounced.sum(),
-        opened=opened.sum(),
-        clicked=joined.clicked.fill_null(False).sum(),
-    )
+
+
+def engaged(
+    touches: ir.Table, sends: ir.Table, period: Period, journey_id: int | None = None
+) -> ir.Table:
+    """Of the messages sent in the period and the one before: opened, clicked, bounced later.
+
+    One row per `current`, journey_id, step, channel and `kind` (open, click, bounce) with the
+    `sends` touched so. Every click comes with an open (a click is an open the pixel missed),
+    so `open` counts the opened messages. Sends refused at once are counted by `sent`, and
+    left out here even when their refusal was journaled as a bounce.
+    """
+    both = period.with_previous()
+    t = touches.filter(touches.first, touches.sent_at >= both.start, touches.sent_at < both.end)
+    if journey_id is not None:
+        t = t.filter(t.journey_id == journey_id)
+    at = sends.sent_at.fill_null(sends.created_at)
+    refused = sends.filter(sends.status == "bounced", at >= both.start, at < both.end)
+    columns = ["sent_at", *FUNNEL_KEYS, "kind"]
+    others = t.filter(t.kind != BOUNCE).select(columns)
+    late = t.filter(t.kind == BOUNCE).anti_join(refused, "send_key").select(columns)
+    # The anti-join loosens the columns' nullability, which a union must match.
+    kept = others.union(late.cast(others.schema()))
+    current = (kept.sent_at >= period.start).name("current")
+    return kept.group_by([current, *FUNNEL_KEYS, "kind"]).aggregate(sends=kept.count())
 
 
 def opt_outs(events: ir.Table, period: Period, journey_id: int | None = None) -> ir.Table:
-    """Unsubscribes and complaints in the period (one row: unsubscribes, complaints)."""
+    """Unsubscribes and complaints in the period and the one before, one row per `current`."""
+    both = period.with_previous()
     e = events.filter(
         events.event == UNSUBSCRIBED,
-        events.timestamp >= period.start,
-        events.timestamp < period.end,
+        events.timestamp >= both.start,
+        events.timestamp < both.end,
     )
     if journey_id is not None:
         e = e.filter(e.properties["journey_id"].int == journey_id)
-    complaint = e.properties["reason"].str == "complaint"
-    return e.aggregate(
-        unsubscribes=(~complaint.fill_null(False)).sum().fill_null(0),
-        complaints=complaint.fill_null(False).sum().fill_null(0),
+    complaint = (e.properties["reason"].str == "complaint").fill_null(False)
+    return e.group_by(current=e.timestamp >= period.start).aggregate(
+        unsubscribes=(~complaint).sum().fill_null(0),
+        complaints=complaint.sum().fill_null(0),
     )

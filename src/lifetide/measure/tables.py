@@ -1,8 +1,9 @@
-"""The warehouse tables measurement reads besides orders and events: sends and exposures.
+"""The warehouse tables measurement reads besides orders and events: sends, touches, exposures.
 
-Both are copies of operational rows that never change once copied (a settled send, a first
-exposure; see measure.sync), so the warehouse only ever appends to them. What customers did
-with a message afterwards (opened, clicked, bounced, unsubscribed) is in `events`.
+Sends and exposures are copies of operational rows that never change once copied (a settled
+send, a first exposure; see measure.sync). Touches are the opens, clicks and bounces of those
+sends, written by the journal loader beside the events they come from (see measure.touches).
+The warehouse only ever appends to all three.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 import ibis
 
 SENDS = "message_sends"
+TOUCHES = "message_touches"
 EXPOSURES = "exposures"
 
 SENDS_SCHEMA = ibis.schema(
@@ -32,6 +34,24 @@ SENDS_SCHEMA = ibis.schema(
         "sent_at": "timestamp",
     }
 )
+TOUCHES_SCHEMA = ibis.schema(
+    {
+        # The event's message_id: a touch is written once, like its event.
+        "message_id": "!string",
+        "send_key": "!string",
+        "profile_id": "!int64",
+        "journey_id": "int64",
+        "step": "string",
+        "channel": "string",
+        # open | click | bounce
+        "kind": "!string",
+        # The send's first touch of this kind (Lifetide journals a click's implied open too).
+        "first": "!boolean",
+        "touched_at": "!timestamp",
+        # The send's sent_at (its created_at if it never went out): the funnel's cohort.
+        "sent_at": "timestamp",
+    }
+)
 EXPOSURES_SCHEMA = ibis.schema(
     {
         "experiment": "!string",
@@ -42,12 +62,13 @@ EXPOSURES_SCHEMA = ibis.schema(
         "first_at": "!timestamp",
     }
 )
-SCHEMAS = {SENDS: SENDS_SCHEMA, EXPOSURES: EXPOSURES_SCHEMA}
+SCHEMAS = {SENDS: SENDS_SCHEMA, TOUCHES: TOUCHES_SCHEMA, EXPOSURES: EXPOSURES_SCHEMA}
 
 
-def ensure_measure_tables(backend: Any) -> None:
-    """Create the measurement tables where they are missing."""
+def ensure_measure_tables(backend: Any) -> list[str]:
+    """Create the measurement tables where they are missing; the names of those created."""
     existing = set(backend.list_tables())
-    for name, schema in SCHEMAS.items():
-        if name not in existing:
-            backend.create_table(name, schema=schema)
+    created = [name for name in SCHEMAS if name not in existing]
+    for name in created:
+        backend.create_table(name, schema=SCHEMAS[name])
+    return created

@@ -165,6 +165,8 @@ def _apply_one(
     if profile is None or not (newly_bounced if sent is not None else added):
         return True, []
     bounced = properties | {
+        # Journaled once per send: only when it bounced for the first time.
+        "first": sent is not None,
         "bounce_type": "hard",
         "status": report.status,
         "diagnostic": report.diagnostic,

@@ -6,7 +6,9 @@ suppression list, consents), then journals the matching internal event ("Email O
 engine see it like any tracked event. The event names the profile's own `user_id` and latest
 device, so the warehouse maps it to the profile. Events are journaled only for what changed
 (except opens and clicks, which count engagement): a bounce report delivered twice, or a second
-click on "unsubscribe", journals nothing more.
+click on "unsubscribe", journals nothing more. Opens and clicks say whether they were the
+message's first of their kind (`first`), and a click journals the open it implies when none
+came before, so the dashboards count opened and clicked messages without deduplicating.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from lifetide.clock import aware_utc
 from lifetide.collect.internal import append_internal, internal_track
 from lifetide.context import Lifetide
 from lifetide.customers.view import survivor_id
@@ -50,6 +53,9 @@ class SentMessage:
     step: str
     channel: str
     address: str | None
+    # When it went out (its creation time if it never did): the cohort the dashboards' funnel
+    # counts what came of it in, without joining every event back to its send.
+    sent_at: dt.datetime | None = None
 
     def properties(self) -> dict[str, Any]:
         """The properties every internal event about this message carries."""
@@ -59,6 +65,7 @@ class SentMessage:
             "campaign_id": None if self.journey_id is None else f"journey-{self.journey_id}",
             "step": self.step,
             "channel": self.channel,
+            "sent_at": None if self.sent_at is None else aware_utc(self.sent_at).isoformat(),
         }
 
 
@@ -83,6 +90,7 @@ def sent_message(session: Session, key: str) -> SentMessage | None:
             JourneySend.step,
             JourneySend.channel,
             JourneySend.address,
+            func.coalesce(JourneySend.sent_at, JourneySend.created_at),
             JourneyInstance.journey_id,
             JourneyInstance.profile_id,
         )
@@ -91,7 +99,7 @@ def sent_message(session: Session, key: str) -> SentMessage | None:
     ).first()
     if row is None:
         return None
-    key, journey, profile, step, channel, address, inst_journey, inst_profile = row
+    key, journey, profile, step, channel, address, sent_at, inst_journey, inst_profile = row
     return SentMessage(
         key=key,
         journey_id=int(journey if journey is not None else inst_journey),
@@ -99,6 +107,7 @@ def sent_message(session: Session, key: str) -> SentMessage | None:
         step=step,
         channel=channel,
         address=address,
+        sent_at=sent_at,
     )
 
 
@@ -147,12 +156,13 @@ def record_open(lifetide: Lifetide, key: str) -> bool:
         sent = sent_message(session, key)
         if sent is None or sent.profile_id is None:
             return False
-        session.execute(
+        first = session.execute(
             update(JourneySend)
             .where(JourneySend.idempotency_key == key, JourneySend.opened_at.is_(None))
             .values(opened_at=now)
-        )
-        message = track_event(session, OPENED, sent.profile_id, now, sent.properties())
+        ).rowcount  # type: ignore[attr-defined]
+        properties = sent.properties() | {"first": bool(first)}
+        message = track_event(session, OPENED, sent.profile_id, now, properties)
     journal_events(lifetide, [message], now)
     return True
 
@@ -173,15 +183,16 @@ def record_click(lifetide: Lifetide, key: str, url: str) -> bool:
             .where(JourneySend.idempotency_key == key, JourneySend.opened_at.is_(None))
             .values(opened_at=now)
         ).rowcount  # type: ignore[attr-defined]
-        session.execute(
+        first_click = session.execute(
             update(JourneySend)
             .where(JourneySend.idempotency_key == key, JourneySend.clicked_at.is_(None))
             .values(clicked_at=now)
-        )
+        ).rowcount  # type: ignore[attr-defined]
         messages = []
         if first_open:
-            messages.append(track_event(session, OPENED, sent.profile_id, now, sent.properties()))
-        clicked = sent.properties() | {"url": url}
+            opened = sent.properties() | {"first": True}
+            messages.append(track_event(session, OPENED, sent.profile_id, now, opened))
+        clicked = sent.properties() | {"url": url, "first": bool(first_click)}
         messages.append(track_event(session, CLICKED, sent.profile_id, now, clicked))
     journal_events(lifetide, messages, now)
     return True
