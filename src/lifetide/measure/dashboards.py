@@ -1,8 +1,9 @@
 """The figures of the Studio's dashboards: overview, one journey, from the warehouse.
 
-Each dashboard is a handful of aggregate queries (measure.queries, measure.attribution,
-measure.lift) on the warehouse, for the chosen period and the one before it, run on the
-calling thread's connection; what comes back is a few hundred rows at most. The operational
+Each dashboard is five aggregate queries (measure.queries, measure.attribution,
+measure.lift) on the warehouse, each reading the chosen period and the one before it in one
+scan, on two threads with a warehouse cursor each; what comes back is a few hundred rows, and
+the credited orders. The operational
 database is asked only for journey names and their live per-step counts.
 """
 
