@@ -7,8 +7,12 @@ numpy: `--customers` profiles (profile_keys), 2.5 orders per customer over a yea
 per customer over 90 days from 6 journeys (90% sent, 2% bounced at once, 8% skipped), their
 engagement events (30% opened, 5% clicked, 1% bounced later, 0.3% unsubscribed, a tenth of
 those complaints), and the exposures of the global control group (5%) and of each journey's
-10% holdout. The whole year's synthetic tracking history is not generated: the dashboards
-read only e-mail events, and DuckDB skips the rest of `events` by its zone maps.
+10% holdout. The engagement events' touches (`message_touches`, which the journal loader
+writes beside each event Lifetide journals about its messages) are built from them by the
+same backfill a warehouse from before touches gets. Every table is appended in time order,
+as the loader and the measurement copy append. The whole year's synthetic tracking history is
+not generated: the dashboards read only unsubscribes from `events`, and DuckDB skips the rest
+by its zone maps.
 
 Timed: `Dashboards.overview` (7 and 30 days, each with its previous period), `Dashboards.journey`
 (30 days) and the experiment report of the global control group, each the median of `--runs`
