@@ -14,12 +14,13 @@ Outcomes, as the dispatcher should read them:
 from __future__ import annotations
 
 import copy
+import email
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.generator import BytesGenerator
 from email.message import EmailMessage
-from email.policy import EmailPolicy
+from email.policy import SMTP, EmailPolicy
 from email.utils import parseaddr
 from typing import Any, Literal, Protocol
 
@@ -69,6 +70,26 @@ def outgoing_email(key: str, to: str, message: EmailMessage) -> OutgoingEmail:
         data = out.getvalue()
     found = message.get("Message-ID")
     return OutgoingEmail(key, to, sender, str(found).strip() if found else None, data)
+
+
+# Headers are written as they came (refolding would break a long List-Unsubscribe URL into
+# encoded words); 8bit text parts are re-encoded by their charset (base64 for UTF-8).
+_SEVEN_BIT = SMTP.clone(cte_type="7bit", refold_source="none")
+
+
+def seven_bit(data: bytes) -> bytes:
+    """A flattened message with its 8bit text parts in base64, for a server without 8BITMIME.
+
+    RFC 6152: 8bit content may only go to a server that offers 8BITMIME; compose writes text
+    parts as they are (see lifetide.messaging.compose.text_part), so one that does not gets
+    them re-encoded here. An all-ASCII message comes back as it is.
+    """
+    if data.isascii():
+        return data
+    message = email.message_from_bytes(data, policy=_SEVEN_BIT)
+    with io.BytesIO() as out:
+        BytesGenerator(out, policy=_SEVEN_BIT).flatten(message)
+        return out.getvalue()
 
 
 @dataclass(frozen=True)
