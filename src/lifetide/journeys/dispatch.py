@@ -151,6 +151,15 @@ class Dispatcher:
         self._ahead: _Round | None = None
         self._builder.start()
 
+    def warm_up(self, timeout: float = 60.0) -> bool:
+        """Open what the first round needs (the warehouse, the builder process) now.
+
+        For a caller that times rounds, or wants its first e-mail out without the start-up's
+        seconds; False when the builder was not ready within `timeout` seconds.
+        """
+        self._app.warehouse.thread_backend().list_tables()
+        return self._builder.ready(timeout)
+
     def close(self) -> None:
         """Close the channel connections, the e-mail builder and the event loop.
 
