@@ -117,6 +117,10 @@ def test_headers(links: Links, signer: LinkSigner) -> None:
     assert f"\r\nList-Unsubscribe: <{unsubscribe}>\r\n".encode() in head
     assert b"=?utf-8?" in head.split(b"\r\nSubject: ", 1)[1].split(b"\r\n", 1)[0]
     assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+    # The multipart's Content-Type fits one line: written as it was set, never refolded.
+    assert re.search(
+        rb'\r\nContent-Type: multipart/alternative; boundary="lifetide-[0-9a-f]{21}"$', head
+    )
 
 
 @pytest.mark.parametrize(

@@ -332,8 +332,10 @@ def compose_email(
             raise ValueError(f"header {name!r} is set by compose_email and cannot be replaced")
         message[name] = value
     message["MIME-Version"] = "1.0"
-    # Short enough that the header stays one plain string (see _Policy): no parsing.
-    boundary = f"lifetide-{hashlib.sha256(key.encode()).hexdigest()[:24]}"
+    # 78 characters with its name, so the header stays one plain string (see _Policy): the
+    # email package's parser took 70 µs for it. 84 bits of the key's hash; text_part
+    # checks that the boundary is not in a part.
+    boundary = f"lifetide-{hashlib.sha256(key.encode()).hexdigest()[:21]}"
     message["Content-Type"] = f'multipart/alternative; boundary="{boundary}"'
     message.set_payload(
         [text_part("plain", tracker.text(text), boundary), text_part("html", body_html, boundary)]
