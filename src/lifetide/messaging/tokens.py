@@ -18,6 +18,8 @@ from typing import Any, Literal
 from itsdangerous import BadSignature, Signer
 
 Purpose = Literal["open", "click", "unsubscribe", "preferences"]
+# Made once: json.dumps with options builds an encoder on every call.
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 class BadToken(ValueError):
@@ -55,7 +57,7 @@ class LinkSigner:
 
     def sign(self, purpose: Purpose, data: Mapping[str, Any]) -> str:
         """A URL-safe token carrying `data` (JSON-able) for `purpose`."""
-        payload = json.dumps(dict(data), separators=(",", ":"), ensure_ascii=False)
+        payload = _JSON.encode(dict(data))
         encoded = base64.urlsafe_b64encode(payload.encode("utf-8")).rstrip(b"=")
         signature = base64.urlsafe_b64encode(hmac.digest(self._key(purpose), encoded, "sha256"))
         return (encoded + b"." + signature.rstrip(b"=")).decode("ascii")
