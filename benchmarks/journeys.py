@@ -10,7 +10,8 @@ process on loopback. Quiet hours are off (the run's clock may be anyone's night)
 suppression and caps are checked as always.
 
 - emails: `--emails` cart instances whose hour is up are run to their send step by the
-  JourneyRunner (untimed), then the Dispatcher is timed until the outbox is empty: claim,
+  JourneyRunner and the Dispatcher is made and warmed up (its builder process started, the
+  warehouse opened; untimed), then the Dispatcher is timed until the outbox is empty: claim,
   policy gate, promo code, context, render, compose, SMTP, record. Peer, same run: the same
   messages built again (timed on their own: contexts, codes, render, compose) and pushed
   through SmtpTransport alone with the same number of connections, in one batch (the

@@ -37,6 +37,7 @@ class Accepted:
     connection: int
     tls: bool
     login: str | None
+    options: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -111,6 +112,7 @@ class Handler:
                         and server.transport.get_extra_info("sslcontext") is not None
                     ),
                     login=login,
+                    options=list(envelope.mail_options),
                 )
             )
         return "250 2.0.0 Ok: queued"

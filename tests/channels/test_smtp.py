@@ -2,20 +2,27 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
+import email
 import json
 import re
 import signal
 import time
 from collections.abc import Callable
+from email.policy import default
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
-from lifetide.channels.messages import DeliveryResult, OutgoingEmail, outgoing_email
+from lifetide.channels.messages import DeliveryResult, OutgoingEmail, outgoing_email, seven_bit
 from lifetide.channels.smtp import SmtpTransport
 from lifetide.channels.smtp_url import SmtpServer as ServerAddress
 from lifetide.channels.smtp_url import SmtpUrlError, parse_smtp_url
+from lifetide.messaging.compose import compose_email
+from lifetide.messaging.links import Links
+from lifetide.messaging.templates import RenderedEmail
+from lifetide.messaging.tokens import LinkSigner
 from tests.channels.conftest import (
     PASSWORD,
     USER,
@@ -206,6 +213,51 @@ def test_an_international_address_goes_where_the_server_speaks_smtputf8(
         assert results[0].outcome == "failed"
         assert "SMTPUTF8" in (results[0].detail or "")
     assert results[1].outcome == "sent"
+
+
+def _eight_bit_email(key: str, to: str) -> OutgoingEmail:
+    """A composed e-mail whose text and HTML parts go as they are, in UTF-8 (8bit)."""
+    links = Links("https://lifetide.example.com", LinkSigner("k" * 32))
+    rendered = RenderedEmail("Hé", "<p>Chloé, your cart</p>\n", "Chloé, your cart\n")
+    message = compose_email(
+        rendered, key=key, to=to, sender="Shop <shop@lifetide.dev>", links=links,
+        profile_id=1, journey_id=7, step="s", date=dt.datetime(2026, 11, 2, tzinfo=dt.UTC),
+    )  # fmt: skip
+    return outgoing_email(key, to, message)
+
+
+@pytest.mark.parametrize("eight_bit_mime", [True, False])
+def test_8bit_parts_go_as_they_are_only_where_the_server_offers_8bitmime(
+    smtp_server: Start, eight_bit_mime: bool
+) -> None:
+    # aiosmtpd offers 8BITMIME unless it decodes the data itself.
+    server = smtp_server(decode_data=not eight_bit_mime)
+    item = _eight_bit_email("1:s:1", "a@example.com")
+    assert b"Content-Transfer-Encoding: 8bit" in item.data
+    results = send(SmtpTransport(f"smtp://127.0.0.1:{server.port}", connections=1), [item])
+    assert results[0].outcome == "sent"
+    [accepted] = server.handler.accepted
+    if eight_bit_mime:
+        assert "BODY=8BITMIME" in accepted.options
+        assert accepted.content == item.data
+    else:
+        # Re-encoded: only ASCII goes to a server that did not offer 8BITMIME.
+        assert not any(o.upper().startswith("BODY=") for o in accepted.options)
+        assert accepted.content.isascii()
+        assert b"Content-Transfer-Encoding: base64" in accepted.content
+        head = item.data.split(b"\r\n\r\n", 1)[0]
+        assert accepted.content.startswith(head)
+    parsed = email.message_from_bytes(accepted.content, policy=default)
+    assert parsed["X-Lifetide-Send"] == "1:s:1"
+    text, html = (parsed.get_body((kind,)) for kind in ("plain", "html"))
+    assert text is not None and html is not None
+    assert text.get_content().replace("\r\n", "\n") == "Chloé, your cart\n"
+    assert "<body><p>Chloé, your cart</p>\n<img" in html.get_content().replace("\r\n", "\n")
+
+
+def test_an_ascii_message_is_never_reencoded() -> None:
+    item = make_email("1:s:1", "a@example.com")
+    assert seven_bit(item.data) is item.data
 
 
 def test_a_message_without_a_sender_cannot_be_made_ready() -> None:

@@ -142,3 +142,17 @@ def test_closing_releases_the_round_claimed_ahead_and_another_dispatcher_sends_i
         other.close()
     assert all(s == ["sent"] for s in _statuses(app).values())
     assert sorted(m["To"] for m in box.messages) == sorted(f"c{n}@shop.test" for n in range(1, 11))
+
+
+def test_a_warmed_up_dispatcher_sends_as_any_other(
+    app: Lifetide, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, _ = mailbox
+    _queue(app, [1, 2])
+    dispatcher = Dispatcher(app, "w1")
+    try:
+        assert dispatcher.warm_up(timeout=60)
+        assert dispatcher.dispatch(LIMIT).sent == 2
+    finally:
+        dispatcher.close()
+    assert sorted(m["To"] for m in box.messages) == ["c1@shop.test", "c2@shop.test"]

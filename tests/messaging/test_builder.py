@@ -129,3 +129,15 @@ def test_build_all_is_what_the_builder_runs() -> None:
 def test_a_builder_uses_at_most_one_worker() -> None:
     with pytest.raises(ValueError, match="0 or 1"):
         EmailBuilder(SENDER, CONFIG, processes=2)
+
+
+def test_a_started_builder_says_when_it_is_ready(pooled: EmailBuilder) -> None:
+    assert pooled.ready(0)  # not started: nothing to wait for
+    pooled.start()
+    assert pooled.ready(60)
+    # Started, the worker has what building needs: the first slice is built at once.
+    assert [b.key for b in _flat(pooled.build(_jobs(2), T0, 2))] == [
+        "0:first_email:1",
+        "1:first_email:1",
+    ]
+    assert EmailBuilder(SENDER, CONFIG, processes=0).ready(0)

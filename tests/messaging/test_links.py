@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from lifetide.messaging.links import Links, campaign_id, is_web_link, with_utm
-from lifetide.messaging.tokens import BadToken, LinkSigner
+from lifetide.messaging.tokens import BadToken, LinkSigner, Purpose
 from lifetide.settings import load_settings
 from tests.messaging.conftest import BASE, SECRET
 
@@ -139,3 +139,21 @@ def test_a_token_signed_with_another_secret_is_refused(signer: LinkSigner) -> No
     other = LinkSigner("another secret, as long as it needs to be").sign("open", {"k": "1"})
     with pytest.raises(BadToken):
         signer.verify("open", other)
+
+
+@pytest.mark.parametrize(
+    ("purpose", "data"),
+    [
+        ("open", {"k": "12:first_email:1"}),
+        ("click", {"k": "1:a:1", "u": "https://shop.example.com/p/é?a=1&b=2"}),
+        ("unsubscribe", {"k": "1:a:1", "p": 42, "c": "email", "a": "ada@example.com"}),
+    ],
+)
+def test_tokens_are_what_itsdangerous_signs(
+    signer: LinkSigner, purpose: Purpose, data: dict[str, object]
+) -> None:
+    # sign() computes the HMAC itself; the token must be byte for byte the Signer's.
+    token = signer.sign(purpose, data)
+    payload, _ = token.split(".")
+    assert token == signer._signer(purpose).sign(payload).decode("ascii")
+    assert signer.verify(purpose, token) == data

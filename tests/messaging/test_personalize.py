@@ -303,3 +303,36 @@ def test_contexts_build_on_worker_threads(app: Lifetide) -> None:
 
 def test_an_empty_batch_reads_nothing(app: Lifetide) -> None:
     assert MessageContexts(app).build([]) == []
+
+
+def test_what_the_catalog_lacks_comes_from_the_latest_event(app: Lifetide) -> None:
+    _sql(
+        app,
+        """
+        INSERT INTO events (message_id, type, event, timestamp, user_id, anonymous_id,
+                            product_id, category, brand, price, quantity, cart_id, properties)
+        VALUES
+         ('n1', 'track', 'Product Added', '2026-05-10 08:00', 'u-ada', NULL, 'p8', 'gifts',
+          'Glow', 14, 1, 'c-new', '{"name": "Kit"}'),
+         ('n2', 'track', 'Product Added', '2026-05-10 08:30', 'u-ada', NULL, 'p8', 'gifts',
+          'Wrap', 15, 1, 'c-new', '{"name": "Travel Kit"}'),
+         ('n3', 'track', 'Product Viewed', '2026-05-10 09:00', 'u-ada', NULL, 'p10', 'tools',
+          'Hue', 9, NULL, NULL, '{"name": "Old Brush"}'),
+         ('n4', 'track', 'Product Viewed', '2026-05-10 09:30', 'u-ada', NULL, 'p10', 'tools',
+          'Hue', 8, NULL, NULL, '{"name": "Brush"}')
+        """,
+    )
+    [context] = MessageContexts(app).build([_request(11, "c-new")])
+    # Each group's latest event describes it: the cart line's, the view's.
+    [line] = context["cart"]["items"]
+    assert (line["product_id"], line["name"], line["brand"], line["quantity"]) == (
+        "p8", "Travel Kit", "Wrap", 2,
+    )  # fmt: skip
+    assert (line["price"], line["line_total"]) == (Decimal("15.00"), Decimal("30.00"))
+    # Not in the catalog: named by its latest view, with no link or image.
+    viewed = context["viewed"][0]
+    assert viewed == {
+        "product_id": "p10", "name": "Brush", "price": Decimal("8.00"), "image_url": None,
+        "url": None, "category": "tools", "brand": "Hue",
+        "viewed_at": dt.datetime(2026, 5, 10, 9, 30),
+    }  # fmt: skip

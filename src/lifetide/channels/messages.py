@@ -14,12 +14,14 @@ Outcomes, as the dispatcher should read them:
 from __future__ import annotations
 
 import copy
+import email
 import io
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.generator import BytesGenerator
-from email.message import EmailMessage
-from email.policy import EmailPolicy
+from email.message import EmailMessage, Message
+from email.policy import SMTP, EmailPolicy, Policy
 from email.utils import parseaddr
 from typing import Any, Literal, Protocol
 
@@ -64,11 +66,89 @@ def outgoing_email(key: str, to: str, message: EmailMessage) -> OutgoingEmail:
         del message["Resent-Bcc"]
     own = message.policy
     policy = own.clone(linesep="\r\n") if isinstance(own, EmailPolicy) else own
-    with io.BytesIO() as out:
-        BytesGenerator(out, policy=policy).flatten(message)
-        data = out.getvalue()
+    data = flat_alternative(message, policy)
+    if data is None:
+        with io.BytesIO() as out:
+            BytesGenerator(out, policy=policy).flatten(message)
+            data = out.getvalue()
     found = message.get("Message-ID")
     return OutgoingEmail(key, to, sender, str(found).strip() if found else None, data)
+
+
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+
+
+def flat_alternative(message: Message, policy: Policy) -> bytes | None:
+    """What `BytesGenerator(policy=policy)` writes for a multipart of leaf parts, or None.
+
+    For the shape compose makes (a multipart whose boundary is set, with no preamble or
+    epilogue, of parts with string payloads that need no re-encoding) it writes the same
+    bytes (a test holds it to that) in a tenth of the time: the generator copies each part
+    into a buffer of its own and writes its body line by line. Any other message: None.
+    """
+    parts = message.get_payload()
+    boundary = message.get_boundary()
+    if (
+        not isinstance(parts, list)
+        or not parts
+        or message.get_content_type() == "multipart/signed"  # the generator has its own way
+        or message.get_content_maintype() != "multipart"
+        or boundary is None
+        or message.preamble is not None
+        or message.epilogue is not None
+        or policy.mangle_from_
+    ):
+        return None
+    linesep = policy.linesep.encode("ascii")
+    delimiter = f"--{boundary}".encode("ascii")
+    out = [policy.fold_binary(name, value) for name, value in message.raw_items()]
+    for part in parts:
+        if not isinstance(part, Message):
+            return None
+        # What BytesGenerator writes too: get_payload() decodes 8bit data by its charset.
+        payload = getattr(part, "_payload", None)
+        if (
+            not isinstance(payload, str)
+            or part.get_content_maintype() in ("multipart", "message")
+            or part.preamble is not None
+            or part.epilogue is not None
+        ):
+            return None
+        try:
+            body = payload.encode("ascii", "surrogateescape")
+        except UnicodeEncodeError:
+            return None
+        if policy.cte_type == "7bit" and not body.isascii():
+            return None  # 8bit data the generator would re-encode
+        # The first delimiter follows the headers' blank line; each later one ends a part.
+        out.append(linesep + delimiter + linesep)
+        out += [policy.fold_binary(name, value) for name, value in part.raw_items()]
+        out.append(linesep)
+        out.append(
+            _LINE_BREAK.sub(linesep, body) if b"\r" in body else body.replace(b"\n", linesep)
+        )
+    out.append(linesep + delimiter + b"--" + linesep)
+    return b"".join(out)
+
+
+# Headers are written as they came (refolding would break a long List-Unsubscribe URL into
+# encoded words); 8bit text parts are re-encoded by their charset (base64 for UTF-8).
+_SEVEN_BIT = SMTP.clone(cte_type="7bit", refold_source="none")
+
+
+def seven_bit(data: bytes) -> bytes:
+    """A flattened message with its 8bit text parts in base64, for a server without 8BITMIME.
+
+    RFC 6152: 8bit content may only go to a server that offers 8BITMIME; compose writes text
+    parts as they are (see lifetide.messaging.compose.text_part), so one that does not gets
+    them re-encoded here. An all-ASCII message comes back as it is.
+    """
+    if data.isascii():
+        return data
+    message = email.message_from_bytes(data, policy=_SEVEN_BIT)
+    with io.BytesIO() as out:
+        BytesGenerator(out, policy=_SEVEN_BIT).flatten(message)
+        return out.getvalue()
 
 
 @dataclass(frozen=True)

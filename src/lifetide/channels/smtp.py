@@ -15,6 +15,10 @@ ends in one DeliveryResult (see lifetide.channels.messages):
 - The server unreachable, refusing our credentials, or lacking STARTTLS when it is required:
   every message still waiting gets "retry" with the reason; the next batch tries again.
 
+A message with 8bit text parts (compose writes UTF-8 parts as they are where the line limit
+allows) goes with BODY=8BITMIME to a server that offers it (RFC 6152); to one that does not, its
+8bit parts are re-encoded in base64 first (`seven_bit`), as aiosmtplib's `send_message` does.
+
 A message whose lines already end in CRLF (every one compose makes) is written to the server
 as it is, dot-stuffed, through aiosmtplib's public commands and its protocol's `write` and
 `read_response`: `sendmail` would pass regular expressions over the whole message three times
@@ -39,7 +43,7 @@ from dataclasses import dataclass, field
 
 import aiosmtplib
 
-from lifetide.channels.messages import DeliveryResult, Outcome, OutgoingEmail
+from lifetide.channels.messages import DeliveryResult, Outcome, OutgoingEmail, seven_bit
 from lifetide.channels.smtp_url import SmtpServer, parse_smtp_url
 
 log = logging.getLogger(__name__)
@@ -393,10 +397,6 @@ async def _transaction(client: aiosmtplib.SMTP, item: OutgoingEmail, options: Se
     out through the client's public commands and its protocol's `write`/`read_response`;
     any other through `sendmail`, which normalises it.
     """
-    payload = _wire(item.data)
-    if payload is None:
-        _, text = await client.sendmail(item.sender, [item.to], item.data, mail_options=options)
-        return text
     encoding = "utf-8" if "SMTPUTF8" in options else "ascii"
     mail_options = list(options)
     if client.is_ehlo_or_helo_needed:
@@ -409,8 +409,20 @@ async def _transaction(client: aiosmtplib.SMTP, item: OutgoingEmail, options: Se
             await client.helo()
     if encoding == "utf-8" and not client.supports_extension("smtputf8"):
         raise aiosmtplib.SMTPNotSupported("SMTPUTF8 is not supported by this server")
+    data = item.data
+    if not data.isascii():
+        # 8bit text parts (RFC 6152): declared where the server offers 8BITMIME, else
+        # re-encoded in base64, as aiosmtplib's send_message does.
+        if client.supports_extension("8bitmime"):
+            mail_options.append("BODY=8BITMIME")
+        else:
+            data = seven_bit(data)
+    payload = _wire(data)
+    if payload is None:
+        _, text = await client.sendmail(item.sender, [item.to], data, mail_options=mail_options)
+        return text
     if client.supports_extension("size"):
-        mail_options.insert(0, f"size={len(item.data)}")
+        mail_options.insert(0, f"size={len(data)}")
     try:
         await client.mail(item.sender, options=mail_options, encoding=encoding)
         await client.rcpt(item.to, encoding=encoding)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lifetide.channels.bounces import BounceReport
-from lifetide.channels.messages import DeliveryResult, OutgoingText, TextChannel
+from lifetide.channels.messages import DeliveryResult
 from lifetide.channels.select import email_transport, text_transport
 from lifetide.context import Lifetide
 from lifetide.journeys.exposures import Holdouts
@@ -43,14 +43,14 @@ from lifetide.journeys.outbox import (
 )
 from lifetide.journeys.policy import Caps, Decision, Message, Recipient, decide
 from lifetide.journeys.store import JourneyStore
+from lifetide.journeys.texts import make_texts
 from lifetide.messaging.bounce_reports import apply_reports
 from lifetide.messaging.builder import Built, EmailBuilder, EmailJob, LinkConfig
-from lifetide.messaging.compose import track_text
 from lifetide.messaging.links import Links
 from lifetide.messaging.personalize import ContextRequest, MessageContexts
 from lifetide.messaging.promos import CodeRequest, IssuedCode, PromoCodes
 from lifetide.messaging.template_store import TemplateStore
-from lifetide.messaging.templates import TemplateProblem, TemplateSpec, render_text
+from lifetide.messaging.templates import TemplateSpec
 from lifetide.ops.database import transaction, write_lock
 from lifetide.ops.models import MessageTemplate
 
@@ -150,6 +150,15 @@ class Dispatcher:
         # A round claimed and prepared ahead (see dispatch), not yet delivered.
         self._ahead: _Round | None = None
         self._builder.start()
+
+    def warm_up(self, timeout: float = 60.0) -> bool:
+        """Open what the first round needs (the warehouse, the builder process) now.
+
+        For a caller that times rounds, or wants its first e-mail out without the start-up's
+        seconds; False when the builder was not ready within `timeout` seconds.
+        """
+        self._app.warehouse.thread_backend().list_tables()
+        return self._builder.ready(timeout)
 
     def close(self) -> None:
         """Close the channel connections, the e-mail builder and the event loop.
@@ -423,36 +432,10 @@ class Dispatcher:
         if not batch:
             return counts
         templates, failures, batch, contexts = self._prepare(batch)
-        by_channel: dict[str, list[tuple[Claimed, str, OutgoingText]]] = defaultdict(list)
-        for (send, person), context in zip(batch, contexts, strict=True):
-            template = templates.get(send.template)
-            address = person.address(send.channel) or ""
-            transport = self._transport(send.channel)
-            if transport is None:
-                failures.append((send, f"no {send.channel} provider is configured"))
-                continue
-            if template is None:
-                failures.append((send, f"no template named {send.template!r}"))
-                continue
-            try:
-                body = track_text(
-                    render_text(template, context),
-                    key=send.key,
-                    links=self._links,
-                    journey_id=send.journey_id,
-                    step=send.step,
-                    medium="sms" if send.channel == "sms" else "push",
-                )
-            except TemplateProblem as problem:
-                failures.append((send, f"template {send.template!r}: {problem}"))
-                continue
-            except Exception as err:
-                log.exception("send %s: the text could not be built", send.key)
-                failures.append((send, f"the message could not be built: {err}"))
-                continue
-            channel: TextChannel = "sms" if send.channel == "sms" else "push"
-            text = OutgoingText(send.key, address, body, channel, {"journey_id": send.journey_id})
-            by_channel[send.channel].append((send, address, text))
+        by_channel, problems = make_texts(
+            batch, contexts, templates, self._links, lambda c: self._transport(c) is not None
+        )
+        failures += problems
         self._fail(failures)
         counts["failed"] += len(failures)
         for name, all_items in by_channel.items():

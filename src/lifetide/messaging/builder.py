@@ -124,6 +124,7 @@ class EmailBuilder:
         self._config = config
         self._processes = processes
         self._pool: ProcessPoolExecutor | None = None
+        self._started: Future[list[Built]] | None = None
 
     def close(self) -> None:
         """Stop the worker process, if one was started."""
@@ -140,7 +141,23 @@ class EmailBuilder:
         """Start the worker process now, so that it is ready by the first e-mail."""
         pool = self._worker()
         if pool is not None:
-            pool.submit(int)  # spawning is lazy: a first task makes the process start
+            # Spawning is lazy: a first task makes the process start, and an empty slice
+            # makes it import and set up what building needs (seconds of CPU: a spawned
+            # process imports the parent's main module too).
+            epoch = dt.datetime.fromtimestamp(0, dt.UTC)
+            self._started = pool.submit(build_all, [], self._sender, epoch, self._config)
+
+    def ready(self, timeout: float | None = None) -> bool:
+        """Wait until the worker process can build (True), or `timeout` seconds (False)."""
+        if self._started is None:
+            return True
+        try:
+            self._started.result(timeout)
+        except TimeoutError:
+            return False
+        except BrokenProcessPool:
+            pass  # the next build replaces the process (see _results)
+        return True
 
     def build(
         self, jobs: Sequence[EmailJob], date: dt.datetime, size: int

@@ -51,6 +51,7 @@ def with_utm(url: str, *, journey_id: int | None, step: str, medium: Medium) -> 
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", merged, parts.fragment))
 
 
+@functools.lru_cache(maxsize=4096)  # pure; the same catalog links in every e-mail
 def is_web_link(url: str) -> bool:
     """Whether `url` is an absolute http(s) address (what click tracking rewrites)."""
     scheme = urlsplit(url.strip()).scheme.lower()

@@ -2,8 +2,10 @@
 
 One batch costs a fixed number of reads, never one per message: two or three on the
 operational database (customers, following merges to the survivor; their identifiers) and at
-most five on the warehouse (predictions, recommendations, cart events, viewed products,
-products). A table that does not exist yet (no scoring run) gives empty values, not errors.
+most four on the warehouse (predictions, recommendations, cart lines and viewed products in
+one scan of the events, products), plus a fifth when the catalog lacks a product that an
+event names (see lifetide.messaging.context_reads). A table that does not exist yet (no
+scoring run) gives empty values, not errors.
 Events after the clock's now are ignored, so a simulation never shows what comes later.
 
 The context of one message (documented for marketers in docs/templates.md):
@@ -17,9 +19,8 @@ quantity and line_total.
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from email.utils import parseaddr
@@ -27,26 +28,32 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import ibis
-import ibis.expr.types as ir
 import pyarrow as pa
 from sqlalchemy import select
 
 from lifetide.clock import naive_utc
 from lifetide.context import Lifetide
+from lifetide.messaging.context_reads import (
+    EVENTS,
+    PRODUCTS,
+    RECOMMENDATIONS,
+    Reader,
+    activity_query,
+    carts_table,
+    column,
+    details_query,
+    owners_table,
+    predictions_query,
+    products_query,
+    recommendations_query,
+)
 from lifetide.messaging.promos import IssuedCode
 from lifetide.ops.models import Customer, Identity
-from lifetide.warehouse.connection import Warehouse, ibis_schema
-from lifetide.warehouse.schema import DEVICE_KIND, RECORD_KINDS, TABLES
+from lifetide.warehouse.connection import Warehouse
+from lifetide.warehouse.schema import DEVICE_KIND, RECORD_KINDS
 
-PRODUCT_ADDED = "Product Added"
-PRODUCT_REMOVED = "Product Removed"
-PRODUCT_VIEWED = "Product Viewed"
 _MERGE_HOPS = 8
 _ZERO = Decimal("0.00")
-EVENTS = ibis_schema(TABLES["events"])
-PRODUCTS = ibis_schema(TABLES["products"])
-# The columns read of scoring's recommendations table (scoring/recommend.py).
-RECOMMENDATIONS = ibis.schema({"profile_id": "int64", "rank": "int32", "product_id": "string"})
 
 
 @dataclass(frozen=True)
@@ -91,7 +98,7 @@ class MessageContexts:
         self._shop_url = shop_url.rstrip("/") if shop_url else None
         self._recommendations = recommendations
         self._viewed = viewed
-        self._reader = _Reader()
+        self._reader = Reader()
         # DuckDB gives each thread a cursor of its own; other engines' Ibis backends share
         # one connection, so this object's reads on them take turns.
         self._shared = threading.Lock()
@@ -115,13 +122,13 @@ class MessageContexts:
         warehouse = self._app.warehouse
         present = set(warehouse.thread_backend().list_tables())
         until = naive_utc(self._app.clock.now())
-        wanted = _column("profile_id", profiles, pa.int64())
+        wanted = column("profile_id", profiles, pa.int64())
         if "predictions" in present:
             reads.predictions = {
                 int(row.pop("profile_id")): row
                 for row in self._reader.read(
                     warehouse,
-                    _predictions_query,
+                    predictions_query,
                     {"predictions": _schema_of(warehouse, "predictions")},
                     {"profiles": wanted},
                 )
@@ -129,44 +136,21 @@ class MessageContexts:
         if "recommendations" in present:
             for row in self._reader.read(
                 warehouse,
-                _recommendations_query,
+                recommendations_query,
                 {"recommendations": RECOMMENDATIONS},
                 {
                     "profiles": wanted,
-                    "depth": _column("depth", [self._recommendations * 3], pa.int32()),
+                    "depth": column("depth", [self._recommendations * 3], pa.int32()),
                 },
             ):
                 reads.recommended.setdefault(int(row["profile_id"]), []).append(
                     str(row["product_id"])
                 )
         keys = self._keys(profiles)
-        if "events" in present and carts and keys:
-            cart_table = pa.table(
-                {
-                    "cart": pa.array([c for _, c in carts], pa.string()),
-                    "cart_profile": pa.array([p for p, _ in carts], pa.int64()),
-                }
-            )
-            for row in self._reader.read(
-                warehouse,
-                _carts_query,
-                {"events": EVENTS},
-                {"carts": cart_table, "owners": _owners(keys, until)},
-            ):
-                cart = (int(row.pop("cart_profile")), str(row["cart_id"]))
-                reads.carts.setdefault(cart, []).append(row)
-        if "events" in present and keys and self._viewed > 0:
-            for row in self._reader.read(
-                warehouse,
-                _viewed_query,
-                {"events": EVENTS},
-                {
-                    "owners": _owners(keys, until),
-                    "depth": _column("depth", [self._viewed], pa.int64()),
-                },
-            ):
-                row.pop("place")
-                reads.viewed.setdefault(int(row.pop("profile_id")), []).append(row)
+        activity: dict[str, pa.Table] = {}
+        if "events" in present and keys and (carts or self._viewed > 0):
+            activity = {"owners": owners_table(keys, until), "carts": carts_table(carts)}
+            self._activity(reads, set(carts), activity)
         ids = {i["product_id"] for items in reads.carts.values() for i in items}
         ids |= {v["product_id"] for views in reads.viewed.values() for v in views}
         ids |= {p for found in reads.recommended.values() for p in found}
@@ -180,13 +164,72 @@ class MessageContexts:
                 str(row["product_id"]): row
                 for row in self._reader.read(
                     warehouse,
-                    _products_query,
+                    products_query,
                     {"products": PRODUCTS},
-                    {"wanted": _column("product_id", sorted(ids), pa.string())},
+                    {"wanted": column("product_id", sorted(ids), pa.string())},
                 )
             }
+        if activity:
+            self._details(reads, activity)
         shop = {"name": self._shop_name, "url": self._shop_url or self._guess_shop_url(reads)}
         return [self._context(r, survivors[r.profile_id], reads, shop) for r in requests]
+
+    def _activity(
+        self, reads: _Reads, carts: set[tuple[int, str]], inputs: dict[str, pa.Table]
+    ) -> None:
+        """The batch's cart lines and recent views, from one scan of the events."""
+        lines: list[dict[str, Any]] = []
+        views: list[dict[str, Any]] = []
+        for row in self._reader.read(
+            self._app.warehouse,
+            activity_query,
+            {"events": EVENTS},
+            {**inputs, "depth": column("depth", [self._viewed], pa.int64())},
+        ):
+            if row["cart_id"] is None:
+                views.append(row)
+            elif (row["profile_id"], row["cart_id"]) in carts and row["quantity"] > 0:
+                lines.append(row)
+        lines.sort(key=lambda r: (r["profile_id"], r["cart_id"], r["first_at"], r["product_id"]))
+        for row in lines:
+            line = {"product_id": row["product_id"], "quantity": row["quantity"], "price": None}
+            reads.carts.setdefault((row["profile_id"], row["cart_id"]), []).append(line)
+        views.sort(key=lambda r: (r["profile_id"], r["place"]))
+        for row in views:
+            view = {"product_id": row["product_id"], "viewed_at": row["last_at"]}
+            reads.viewed.setdefault(row["profile_id"], []).append(view)
+
+    def _details(self, reads: _Reads, inputs: dict[str, pa.Table]) -> None:
+        """What the events say of products the catalog lacks (or has no price for).
+
+        Read apart, and only when needed: see lifetide.messaging.context_reads.
+        """
+        catalog = reads.products
+        wanted: dict[tuple[int, str | None, str], dict[str, Any]] = {}
+        for (profile, cart), items in reads.carts.items():
+            for line in items:
+                product = catalog.get(line["product_id"])
+                if product is None or product["price"] is None:
+                    wanted[(profile, cart, line["product_id"])] = line
+        for profile, views in reads.viewed.items():
+            for view in views:
+                if view["product_id"] not in catalog:
+                    wanted[(profile, None, view["product_id"])] = view
+        if not wanted:
+            return
+        ids = sorted({product for _, _, product in wanted})
+        for row in self._reader.read(
+            self._app.warehouse,
+            details_query,
+            {"events": EVENTS},
+            {**inputs, "wanted": column("product_id", ids, pa.string())},
+        ):
+            found = wanted.get((row["profile_id"], row["cart_id"], row["product_id"]))
+            if found is not None:
+                found.update(
+                    name=row["name"], category=row["category"], brand=row["brand"],
+                    price=row["price"],
+                )  # fmt: skip
 
     def _context(
         self, r: ContextRequest, profile: int, reads: _Reads, shop: dict[str, str]
@@ -325,162 +368,6 @@ def _from_event(line: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class _Reader:
-    """Runs the batch queries: written once in Ibis, compiled once, run with Arrow inputs.
-
-    Compiling an Ibis expression costs 20-60 ms, more than running it; per batch that was
-    most of the time. On DuckDB each query is compiled once (over unbound tables) and its
-    SQL run with the batch's inputs registered as Arrow tables; other engines run the same
-    expressions with the inputs as memtables.
-    """
-
-    def __init__(self) -> None:
-        self._sql: dict[tuple[Any, ...], str] = {}
-
-    def read(
-        self,
-        warehouse: Warehouse,
-        query: Callable[..., ir.Table],
-        tables: Mapping[str, ibis.Schema],
-        inputs: Mapping[str, pa.Table],
-    ) -> list[dict[str, Any]]:
-        """The rows of `query(**tables, **inputs)` as dicts."""
-        if not warehouse.is_duckdb:
-            backend = warehouse.thread_backend()
-            bound = {name: backend.table(name) for name in tables}
-            memtables = {name: ibis.memtable(table) for name, table in inputs.items()}
-            return list(query(**bound, **memtables).to_pyarrow().to_pylist())
-        key = (
-            query.__qualname__,
-            tuple((name, tuple(schema.items())) for name, schema in tables.items()),
-            tuple((name, tuple(str(f) for f in t.schema)) for name, t in inputs.items()),
-        )
-        sql = self._sql.get(key)
-        if sql is None:
-            unbound = {name: ibis.table(schema, name=name) for name, schema in tables.items()}
-            placeholders = {
-                name: ibis.table(ibis.Schema.from_pyarrow(t.schema), name=f"_lifetide_{name}")
-                for name, t in inputs.items()
-            }
-            sql = str(ibis.to_sql(query(**unbound, **placeholders), dialect="duckdb"))
-            self._sql[key] = sql
-        con = warehouse.duckdb
-        for name, table in inputs.items():
-            con.register(f"_lifetide_{name}", table)
-        try:
-            return list(con.execute(sql).to_arrow_table().to_pylist())
-        finally:
-            for name in inputs:
-                con.unregister(f"_lifetide_{name}")
-
-
-def _column(name: str, values: Iterable[Any], kind: pa.DataType) -> pa.Table:
-    return pa.table({name: pa.array(list(values), kind)})
-
-
 def _schema_of(warehouse: Warehouse, name: str) -> ibis.Schema:
     # Scoring may add prediction columns from one run to the next: ask every batch.
     return warehouse.thread_backend().table(name).schema()
-
-
-def _owners(keys: list[tuple[str, str, int]], until: dt.datetime) -> pa.Table:
-    """Who each record id ("r") and device ("d") belongs to, and the moment to read up to."""
-    rows = [(v, "r" if k in RECORD_KINDS else "d", p) for k, v, p in keys]
-    return pa.table(
-        {
-            "owner_id": pa.array([r[0] for r in rows], pa.string()),
-            "owner_kind": pa.array([r[1] for r in rows], pa.string()),
-            "owner_profile": pa.array([r[2] for r in rows], pa.int64()),
-            "until": pa.array([until] * len(rows), pa.timestamp("us")),
-        }
-    )
-
-
-def _predictions_query(predictions: ir.Table, profiles: ir.Table) -> ir.Table:
-    return predictions.filter(predictions.profile_id.isin(profiles.profile_id))
-
-
-def _recommendations_query(
-    recommendations: ir.Table, profiles: ir.Table, depth: ir.Table
-) -> ir.Table:
-    r = recommendations
-    kept = r.filter(r.profile_id.isin(profiles.profile_id), r["rank"] <= depth.depth.as_scalar())
-    return kept.select("profile_id", "rank", "product_id").order_by(["profile_id", "rank"])
-
-
-def _event_details(events: ir.Table) -> dict[str, Any]:
-    """The product details an event carries (the latest event's, where they differ)."""
-    props = events.properties
-    at = events.timestamp
-    return {
-        "name": props["name"].str.argmax(at),
-        "image_url": props["image_url"].str.argmax(at),
-        "url": props["url"].str.argmax(at),
-        "category": events.category.argmax(at),
-        "brand": events.brand.argmax(at),
-        "price": events.price.argmax(at),
-    }
-
-
-def _carts_query(events: ir.Table, carts: ir.Table, owners: ir.Table) -> ir.Table:
-    """What is in each cart: units added minus units removed, per product, oldest first.
-
-    Only the cart owner's own events count (as for viewed products: the signed-in user's, a
-    device's only when no one was signed in): a cart id is not a secret, and another visitor
-    must not be able to put lines into someone else's reminder.
-    """
-    e = events.filter(
-        events.event.isin([PRODUCT_ADDED, PRODUCT_REMOVED]), events.product_id.notnull()
-    )
-    signed_in = e.user_id.notnull()
-    mine = e.inner_join(
-        owners,
-        [
-            ibis.ifelse(signed_in, e.user_id, e.anonymous_id) == owners.owner_id,
-            ibis.ifelse(signed_in, "r", "d") == owners.owner_kind,
-        ],
-    )
-    lines = mine.inner_join(
-        carts, [mine.cart_id == carts.cart, mine.owner_profile == carts.cart_profile]
-    )
-    lines = lines.filter(lines.timestamp <= lines.until)
-    units = lines.quantity.fill_null(1).cast("int64")
-    lines = lines.mutate(units=ibis.ifelse(lines.event == PRODUCT_REMOVED, -units, units))
-    per = lines.group_by(["cart_profile", "cart_id", "product_id"]).agg(
-        quantity=lines.units.sum(), first_at=lines.timestamp.min(), **_event_details(lines)
-    )
-    kept = per.filter(per.quantity > 0)
-    return kept.order_by(["cart_profile", "cart_id", "first_at", "product_id"])
-
-
-def _viewed_query(events: ir.Table, owners: ir.Table, depth: ir.Table) -> ir.Table:
-    """Each profile's most recently viewed products, newest first.
-
-    An event is the signed-in user's; a device's only when no one was signed in, so a shared
-    device never shows one person what another looked at.
-    """
-    views = events.filter(events.event == PRODUCT_VIEWED, events.product_id.notnull())
-    signed_in = views.user_id.notnull()
-    joined = views.inner_join(
-        owners,
-        [
-            ibis.ifelse(signed_in, views.user_id, views.anonymous_id) == owners.owner_id,
-            ibis.ifelse(signed_in, "r", "d") == owners.owner_kind,
-        ],
-    )
-    joined = joined.filter(joined.timestamp <= joined.until)
-    per = joined.group_by([joined.owner_profile.name("profile_id"), "product_id"]).agg(
-        viewed_at=joined.timestamp.max(), **_event_details(joined)
-    )
-    ranked = per.mutate(
-        place=ibis.row_number().over(
-            group_by="profile_id", order_by=[ibis.desc("viewed_at"), "product_id"]
-        )
-    )
-    kept = ranked.filter(ranked.place < depth.depth.as_scalar())
-    return kept.order_by(["profile_id", "place"])
-
-
-def _products_query(products: ir.Table, wanted: ir.Table) -> ir.Table:
-    p = products.filter(products.product_id.isin(wanted.product_id))
-    return p.select("product_id", "name", "price", "image_url", "url", "category", "brand")
