@@ -222,6 +222,8 @@ def generate(app: Lifetide, customers: int, seed: int = 7) -> dict[str, int]:
                     updated_at=NOW,
                 )
             )
+    # As a running warehouse is: DuckDB checkpoints its log into compressed blocks as it grows.
+    app.warehouse.duckdb.execute("CHECKPOINT")
     return {
         "profiles": customers,
         "orders": n_orders,
