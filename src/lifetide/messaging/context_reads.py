@@ -166,6 +166,12 @@ def _grouped(owned: ir.Table) -> ir.Table:
     return owned.mutate(cart_id=cart)
 
 
+def _activity(events: ir.Table, owners: ir.Table, carts: ir.Table, products: ir.Value) -> ir.Table:
+    """The owners' cart and view events about `products`, keyed by profile and cart."""
+    activity = events.event.isin([PRODUCT_ADDED, PRODUCT_REMOVED, PRODUCT_VIEWED])
+    return _grouped(_owned(events, owners, carts, activity, products))
+
+
 def activity_query(
     events: ir.Table, owners: ir.Table, carts: ir.Table, depth: ir.Table
 ) -> ir.Table:
@@ -176,15 +182,7 @@ def activity_query(
     views cut to each profile's `depth` newest. A line's cart may be another profile's cart
     id: only the requested (profile, cart) pairs are the caller's.
     """
-    rows = _grouped(
-        _owned(
-            events,
-            owners,
-            carts,
-            events.event.isin([PRODUCT_ADDED, PRODUCT_REMOVED, PRODUCT_VIEWED]),
-            events.product_id.notnull(),
-        )
-    )
+    rows = _activity(events, owners, carts, events.product_id.notnull())
     units = rows.quantity.fill_null(1).cast("int64")
     rows = rows.mutate(units=ibis.ifelse(rows.event == PRODUCT_REMOVED, -units, units))
     per = rows.group_by(["profile_id", "cart_id", "product_id"]).agg(
@@ -206,15 +204,7 @@ def details_query(
     Its name (from the JSON properties), category, brand and price, keyed as
     `activity_query`'s rows are: for the products the catalog does not describe.
     """
-    rows = _grouped(
-        _owned(
-            events,
-            owners,
-            carts,
-            events.event.isin([PRODUCT_ADDED, PRODUCT_REMOVED, PRODUCT_VIEWED]),
-            events.product_id.isin(wanted.product_id),
-        )
-    )
+    rows = _activity(events, owners, carts, events.product_id.isin(wanted.product_id))
     at = rows.timestamp
     return rows.group_by(["profile_id", "cart_id", "product_id"]).agg(
         name=rows.properties["name"].str.argmax(at),
