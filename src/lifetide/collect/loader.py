@@ -22,7 +22,7 @@ from lifetide.identity.live import LiveIdentity
 from lifetide.imports.casting import quote
 from lifetide.imports.staging import TYPED
 from lifetide.imports.writer import write
-from lifetide.measure.tables import TOUCHES, TOUCHES_SCHEMA
+from lifetide.measure.tables import TOUCHES, TOUCHES_SCHEMA, append_new
 from lifetide.measure.touches import touch_row
 from lifetide.warehouse.arrow import arrow_schema
 from lifetide.warehouse.connection import Warehouse
@@ -75,7 +75,11 @@ class WarehouseLoader:
             orders = _write(con, ORDERS, _last_by(rows.orders, ("order_id",)))
             _write(con, ORDER_ITEMS, _last_by(rows.order_items, ("order_id", "line_number")))
             inserted = _write(con, EVENTS, _first_by(rows.events, ("message_id",)))
-            _append_touches(con, _first_by(touches, ("message_id",)))
+            if touches:
+                # A re-sent event is one touch, like its one event.
+                unique = _first_by(touches, ("message_id",))
+                data = pa.Table.from_pylist(unique, schema=_TOUCHES_ARROW)
+                append_new(con, TOUCHES, data, ("message_id",))
             _apply_refunds(con, rows)
             con.execute("COMMIT")
         except BaseException:
@@ -134,20 +138,6 @@ def _write(con: Any, table: Table, rows: list[dict[str, Any]]) -> int:
         return write(con, table, data.num_rows).inserted
     finally:
         con.unregister(TYPED)
-
-
-def _append_touches(con: Any, rows: list[dict[str, Any]]) -> None:
-    """Touches of our own messages, each once (a replayed batch finds them written)."""
-    if not rows:
-        return
-    con.register("__lifetide_touches", pa.Table.from_pylist(rows, schema=_TOUCHES_ARROW))
-    try:
-        con.execute(
-            f"INSERT INTO {TOUCHES} SELECT * FROM __lifetide_touches i WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {TOUCHES} t WHERE t.message_id = i.message_id)"
-        )
-    finally:
-        con.unregister("__lifetide_touches")
 
 
 def _upsert_customers(con: Any, rows: list[dict[str, Any]]) -> None:

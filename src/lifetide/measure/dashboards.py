@@ -141,11 +141,11 @@ class Dashboards:
         backend = self._app.warehouse.thread_backend()
         sends, touched = backend.table(SENDS), backend.table(TOUCHES)
         for row in _rows(sent(sends, period, journey_id)):
-            figures[0 if row["current"] else 1].count_sent(row)
+            _of(figures, row).count_sent(row)
         for row in _rows(engaged(touched, sends, period, journey_id)):
-            figures[0 if row["current"] else 1].count_engaged(row)
+            _of(figures, row).count_engaged(row)
         for row in _rows(opt_outs(backend.table("events"), period, journey_id)):
-            funnel = figures[0 if row["current"] else 1].funnel
+            funnel = _of(figures, row).funnel
             funnel.unsubscribes = int(row["unsubscribes"] or 0)
             funnel.complaints = int(row["complaints"] or 0)
 
@@ -240,6 +240,11 @@ class _Figures:
             [(d, self._daily[d].orders, self._daily[d].revenue) for d in _days(self.period)],
             self.lift,
         )
+
+
+def _of(figures: list[_Figures], row: dict[str, Any]) -> _Figures:
+    # The queries read both periods in one scan and mark the later one `current`.
+    return figures[0 if row["current"] else 1]
 
 
 def _rows(expr: Any) -> list[dict[str, Any]]:

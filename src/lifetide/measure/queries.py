@@ -95,13 +95,18 @@ def touches(
     )
 
 
+def _sent_at(sends: ir.Table) -> ir.Value:
+    # A send that never went out belongs to the cohort of when it was made.
+    return sends.sent_at.fill_null(sends.created_at)
+
+
 def sent(sends: ir.Table, period: Period, journey_id: int | None = None) -> ir.Table:
     """Messages sent in the period and the one before, and how many were refused at once.
 
     One row per `current`, journey_id, step, channel: `sent`, `refused`.
     """
     both = period.with_previous()
-    at = sends.sent_at.fill_null(sends.created_at)
+    at = _sent_at(sends)
     cohort = sends.filter(sends.status.isin(SENT_STATUSES), at >= both.start, at < both.end)
     if journey_id is not None:
         cohort = cohort.filter(cohort.journey_id == journey_id)
@@ -125,7 +130,7 @@ def engaged(
     t = touches.filter(touches.first, touches.sent_at >= both.start, touches.sent_at < both.end)
     if journey_id is not None:
         t = t.filter(t.journey_id == journey_id)
-    at = sends.sent_at.fill_null(sends.created_at)
+    at = _sent_at(sends)
     refused = sends.filter(sends.status == "bounced", at >= both.start, at < both.end)
     columns = ["sent_at", *FUNNEL_KEYS, "kind"]
     others = t.filter(t.kind != BOUNCE).select(columns)

@@ -22,14 +22,19 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lifetide.clock import Clock, aware_utc
-from lifetide.measure.tables import EXPOSURES, EXPOSURES_SCHEMA, SENDS, SENDS_SCHEMA
+from lifetide.measure.tables import (
+    EXPOSURES,
+    EXPOSURES_SCHEMA,
+    SENDS,
+    SENDS_SCHEMA,
+    append_new,
+)
 from lifetide.ops.database import transaction
 from lifetide.ops.models import Exposure, JourneySend
 from lifetide.ops.models.journeys import SETTLED_SQL
 from lifetide.warehouse.connection import Warehouse
 
 BATCH = 20_000
-_STAGED = "__lifetide_measure_staged"
 
 
 @dataclass(frozen=True)
@@ -107,21 +112,9 @@ class MeasureCopy:
             [{n: _warehouse_value(v) for n, v in zip(names, row[1:], strict=True)} for row in rows],
             schema=copy.schema.to_pyarrow(),
         )
-        self._append(copy.table, data, copy.key)
+        append_new(self._warehouse.duckdb, copy.table, data, copy.key)
         self._mark(model, [row[0] for row in rows])
         return len(rows)
-
-    def _append(self, table: str, data: pa.Table, key: Sequence[str]) -> None:
-        con = self._warehouse.duckdb
-        match = " AND ".join(f"t.{k} = s.{k}" for k in key)
-        con.register(_STAGED, data)
-        try:
-            con.execute(
-                f"INSERT INTO {table} SELECT * FROM {_STAGED} s "
-                f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {match})"
-            )
-        finally:
-            con.unregister(_STAGED)
 
     def _mark(self, model: Any, ids: Sequence[int]) -> None:
         now = self._clock.now()

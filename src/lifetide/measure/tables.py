@@ -8,9 +8,11 @@ The warehouse only ever appends to all three.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import ibis
+import pyarrow as pa
 
 SENDS = "message_sends"
 TOUCHES = "message_touches"
@@ -72,3 +74,17 @@ def ensure_measure_tables(backend: Any) -> list[str]:
     for name in created:
         backend.create_table(name, schema=SCHEMAS[name])
     return created
+
+
+def append_new(con: Any, table: str, data: pa.Table, key: Sequence[str]) -> None:
+    """Append the rows of `data` whose `key` `table` lacks (the caller holds the transaction)."""
+    staged = f"__lifetide_new_{table}"
+    match = " AND ".join(f"t.{k} = s.{k}" for k in key)
+    con.register(staged, data)
+    try:
+        con.execute(
+            f"INSERT INTO {table} SELECT * FROM {staged} s "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {match})"
+        )
+    finally:
+        con.unregister(staged)

@@ -28,6 +28,7 @@ import ibis.expr.types as ir
 
 from lifetide.clock import naive_utc
 from lifetide.measure.attribution import CLICK, OPEN
+from lifetide.measure.tables import TOUCHES_SCHEMA
 from lifetide.messaging.events import BOUNCED, CLICKED, OPENED
 
 BOUNCE = "bounce"
@@ -84,18 +85,7 @@ def backfill(events: ir.Table, sends: ir.Table, touches: ir.Table) -> ir.Table:
         group_by=[joined.send_key, joined.kind], order_by=[joined.touched_at, joined.message_id]
     )
     fresh = joined.mutate(first=order == 0).anti_join(touches, "message_id")
-    return fresh.select(
-        "message_id",
-        "send_key",
-        "profile_id",
-        "journey_id",
-        "step",
-        "channel",
-        "kind",
-        "first",
-        "touched_at",
-        "sent_at",
-    )
+    return fresh.select(*TOUCHES_SCHEMA.names)
 
 
 def _text(value: Any) -> str | None:

@@ -16,6 +16,7 @@ from lifetide.journeys.store import JourneyNotFound, JourneyStore
 from lifetide.measure.experiment_report import UnknownExperiment, experiment
 from lifetide.web.api.journeys import lifetide_of
 from lifetide.web.ids import RowId
+from lifetide.web.pages.journeys import journey_not_found
 from lifetide.web.security import PageViewer
 from lifetide.web.templating import render
 
@@ -46,15 +47,7 @@ def journey_page(request: Request, viewer: PageViewer, journey_id: RowId) -> HTM
     try:
         record = JourneyStore(app.sessions, app.clock).get(journey_id)
     except JourneyNotFound:
-        return render(
-            request,
-            "not_found.html",
-            viewer,
-            status_code=404,
-            message=f"There is no journey {journey_id}",
-            back_href="/dashboards",
-            back_label="Dashboards",
-        )
+        return journey_not_found(request, viewer, journey_id, ("/dashboards", "Dashboards"))
     return render(
         request,
         "dashboards/board.html",

@@ -224,15 +224,21 @@ def goal_sentence(journey: Journey) -> str:
     return " ".join(parts)
 
 
-def _not_found(request: Request, viewer: Viewer, journey_id: int) -> HTMLResponse:
+def journey_not_found(
+    request: Request,
+    viewer: Viewer,
+    journey_id: int,
+    back: tuple[str, str] = ("/journeys", "All journeys"),
+) -> HTMLResponse:
+    """The 404 page for a journey that does not exist, with a link back to `back`."""
     return render(
         request,
         "not_found.html",
         viewer,
         status_code=404,
         message=f"There is no journey {journey_id}",
-        back_href="/journeys",
-        back_label="All journeys",
+        back_href=back[0],
+        back_label=back[1],
     )
 
 
@@ -261,7 +267,7 @@ def journey_page(request: Request, viewer: PageViewer, journey_id: RowId) -> Res
         record = store.get(journey_id)
         definition = store.definition_of(journey_id, record.version)
     except JourneyNotFound:
-        return _not_found(request, viewer, journey_id)
+        return journey_not_found(request, viewer, journey_id)
     counts: JourneyCounts = journey_counts(lifetide.sessions, lifetide.clock.now(), [journey_id])[
         journey_id
     ]
@@ -305,14 +311,14 @@ def control_journey(
 ) -> Response:
     """Start, pause or stop a journey, then go back to the page the form was on."""
     if action not in CONTROLS:
-        return _not_found(request, viewer, journey_id)
+        return journey_not_found(request, viewer, journey_id)
     # Only a page of this site; anything else goes to the journey's own page.
     target = back if back and safe_next(back) == back else f"/journeys/{journey_id}"
     response = RedirectResponse(target, status_code=303)
     try:
         record = set_status(lifetide_of(request), store_of(request), journey_id, action)
     except JourneyNotFound:
-        return _not_found(request, viewer, journey_id)
+        return journey_not_found(request, viewer, journey_id)
     except JourneyError as err:
         flash(request, response, f"The journey was not {CONTROL_WORDS[action]}: {err}", "error")
         return response
