@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from lifetide.clock import Clock, SystemClock
 from lifetide.collect.journal import Journal
 from lifetide.collect.sources import Sources
-from lifetide.measure.tables import SENDS, TOUCHES, ensure_measure_tables
+from lifetide.measure import placed
+from lifetide.measure.tables import PLACED, SENDS, TOUCHES, ensure_measure_tables
 from lifetide.measure.touches import backfill
 from lifetide.ops.database import create_ops_engine, session_factory, upgrade
 from lifetide.segments.tables import ensure_segment_tables
@@ -48,13 +49,17 @@ class Lifetide:
         )
         warehouse.ensure_tables()
         ensure_segment_tables(warehouse.backend)
-        if TOUCHES in ensure_measure_tables(warehouse.backend):
+        created = ensure_measure_tables(warehouse.backend)
+        if TOUCHES in created:
             # A warehouse from before touches were kept: its engagement events become touches.
             backend = warehouse.backend
             backend.insert(
                 TOUCHES,
                 backfill(backend.table("events"), backend.table(SENDS), backend.table(TOUCHES)),
             )
+        if PLACED in created and warehouse.is_duckdb:
+            # A warehouse from before placed orders were kept: its orders by profile.
+            placed.rebuild(warehouse.duckdb)
         return warehouse
 
     @cached_property

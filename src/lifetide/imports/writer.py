@@ -7,7 +7,8 @@ from typing import Any
 
 from lifetide.imports.casting import quote
 from lifetide.imports.staging import TYPED
-from lifetide.warehouse.schema import Table
+from lifetide.measure import placed
+from lifetide.warehouse.schema import ORDERS, Table
 
 _INCOMING = "__lifetide_incoming"
 
@@ -54,6 +55,9 @@ def write(con: Any, table: Table, rows: int) -> WriteCounts:
             f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {_INCOMING} i "
             f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {_key_match(table)})",
         )
+        if table.name == ORDERS.name:
+            # The orders by profile the dashboards read follow every write, in its transaction.
+            placed.refresh(con, _INCOMING)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {_INCOMING}")
     inserted = inserted_or_replaced - updated

@@ -55,17 +55,18 @@ class Period:
         return Period(self.start - self.span, self.end)
 
 
-def profile_orders(orders: ir.Table, profile_keys: ir.Table, period: Period) -> ir.Table:
-    """Orders placed in the period by known customers: order_id, profile_id, ordered_at, revenue.
+def profile_orders(
+    orders: ir.Table, profile_keys: ir.Table, period: Period | None = None
+) -> ir.Table:
+    """Orders by known customers (in the period, if given), in the columns attribution reads.
 
-    Cancelled orders are left out; revenue is the order's total as paid.
+    Columns order_id, profile_id, ordered_at, revenue. Cancelled orders are left out; revenue
+    is the order's total as paid. The warehouse keeps this over all time as `placed_orders`
+    (measure.placed), which is what the dashboards read.
     """
-    kept = orders.filter(
-        orders.status != "cancelled",
-        orders.ordered_at >= period.start,
-        orders.ordered_at < period.end,
-        orders.customer_id.notnull(),
-    )
+    kept = orders.filter(orders.status != "cancelled", orders.customer_id.notnull())
+    if period is not None:
+        kept = placed_in(kept, period)
     keys = profile_keys.filter(profile_keys.kind.isin(RECORD_KINDS))
     # A record id is a user id or a CRM id (profile_keys is unique per kind and value), as the
     # feature table and segment insights read it.
@@ -77,6 +78,11 @@ def profile_orders(orders: ir.Table, profile_keys: ir.Table, period: Period) -> 
         "ordered_at",
         revenue=joined.total.cast("float64"),
     )
+
+
+def placed_in(orders: ir.Table, period: Period) -> ir.Table:
+    """The orders placed in the period."""
+    return orders.filter(orders.ordered_at >= period.start, orders.ordered_at < period.end)
 
 
 def touches(

@@ -1,9 +1,10 @@
-"""The warehouse tables measurement reads besides orders and events: sends, touches, exposures.
+"""The warehouse tables measurement reads besides orders and events.
 
 Sends and exposures are copies of operational rows that never change once copied (a settled
 send, a first exposure; see measure.sync). Touches are the opens, clicks and bounces of those
 sends, written by the journal loader beside the events they come from (see measure.touches).
-The warehouse only ever appends to all three.
+The warehouse only ever appends to these three. Placed orders are the orders with their
+customer profiles, kept in step with orders and profile keys (see measure.placed).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pyarrow as pa
 SENDS = "message_sends"
 TOUCHES = "message_touches"
 EXPOSURES = "exposures"
+PLACED = "placed_orders"
 
 SENDS_SCHEMA = ibis.schema(
     {
@@ -64,7 +66,20 @@ EXPOSURES_SCHEMA = ibis.schema(
         "first_at": "!timestamp",
     }
 )
-SCHEMAS = {SENDS: SENDS_SCHEMA, TOUCHES: TOUCHES_SCHEMA, EXPOSURES: EXPOSURES_SCHEMA}
+PLACED_SCHEMA = ibis.schema(
+    {
+        "order_id": "!string",
+        "profile_id": "!int64",
+        "ordered_at": "!timestamp",
+        "revenue": "float64",
+    }
+)
+SCHEMAS = {
+    SENDS: SENDS_SCHEMA,
+    TOUCHES: TOUCHES_SCHEMA,
+    EXPOSURES: EXPOSURES_SCHEMA,
+    PLACED: PLACED_SCHEMA,
+}
 
 
 def ensure_measure_tables(backend: Any) -> list[str]:

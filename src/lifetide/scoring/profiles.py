@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from lifetide.clock import naive_utc
+from lifetide.measure import placed
 from lifetide.ops.models import Consent, Customer, Identity
 from lifetide.warehouse.connection import Warehouse
 from lifetide.warehouse.schema import DEVICE_KIND, RECORD_KINDS
@@ -89,6 +90,8 @@ def sync_profiles(session: Session, warehouse: Warehouse) -> int:
             PROFILE_KEYS_SCHEMA, _batches(iter(keys), PROFILE_KEYS_SCHEMA)
         ),
     )
+    # Orders follow their customers to the profiles they now belong to (merges included).
+    placed.rebuild(con)
     email, sms = aliased(Consent), aliased(Consent)
     profiles = session.execute(
         select(
