@@ -9,10 +9,11 @@ engagement events (30% opened, 5% clicked, 1% bounced later, 0.3% unsubscribed, 
 those complaints), and the exposures of the global control group (5%) and of each journey's
 10% holdout. The engagement events' touches (`message_touches`, which the journal loader
 writes beside each event Lifetide journals about its messages) are built from them by the
-same backfill a warehouse from before touches gets. Every table is appended in time order,
-as the loader and the measurement copy append. The whole year's synthetic tracking history is
-not generated: the dashboards read only unsubscribes from `events`, and DuckDB skips the rest
-by its zone maps.
+same backfill a warehouse from before touches gets, and the orders by profile
+(`placed_orders`, which the import writer keeps beside the orders) by the same rebuild the
+profile copy runs. Every table is appended in time order, as the loader and the measurement
+copy append. The whole year's synthetic tracking history is not generated: the dashboards read
+only unsubscribes from `events`, and DuckDB skips the rest by its zone maps.
 
 Timed: `Dashboards.overview` (7 and 30 days, each with its previous period), `Dashboards.journey`
 (30 days) and the experiment report of the global control group, each the median of `--runs`
@@ -37,9 +38,10 @@ import pyarrow as pa
 from lifetide.clock import ManualClock
 from lifetide.context import Lifetide
 from lifetide.experiments.holdouts import GLOBAL
+from lifetide.measure import placed
 from lifetide.measure.dashboards import Dashboards, period_ending
 from lifetide.measure.experiment_report import report
-from lifetide.measure.tables import EXPOSURES_SCHEMA, SENDS, SENDS_SCHEMA, TOUCHES
+from lifetide.measure.tables import EXPOSURES_SCHEMA, PLACED, SENDS, SENDS_SCHEMA, TOUCHES
 from lifetide.measure.touches import backfill
 from lifetide.ops.database import transaction
 from lifetide.ops.models import JourneyRecord
@@ -102,6 +104,8 @@ def generate(app: Lifetide, customers: int, seed: int = 7) -> dict[str, int]:
         orders.cast(pa.schema([arrow_schema(ORDERS).field(n) for n in orders.schema.names])),
         "ordered_at",
     )
+    # What the import writer keeps beside the orders it writes (measure.placed).
+    placed.rebuild(app.warehouse.duckdb)
 
     n_sends = customers * 4
     sent_at = _ago(rng, n_sends, 90)
@@ -230,6 +234,7 @@ def generate(app: Lifetide, customers: int, seed: int = 7) -> dict[str, int]:
         "message_sends": n_sends,
         "events": table.num_rows,
         "message_touches": app.warehouse.count(TOUCHES),
+        "placed_orders": app.warehouse.count(PLACED),
         "exposures": exposures.num_rows,
     }
 

@@ -1,10 +1,9 @@
 """The figures of the Studio's dashboards: overview, one journey, from the warehouse.
 
-Each dashboard is five aggregate queries (measure.queries, measure.attribution,
-measure.lift) on the warehouse, each reading the chosen period and the one before it in one
-scan, on two threads with a warehouse cursor each; what comes back is a few hundred rows, and
-the credited orders. The operational
-database is asked only for journey names and their live per-step counts.
+Each dashboard is six queries on the warehouse (measure.board_queries), each reading the chosen
+period and the one before it in one scan, on two threads with a warehouse cursor each; what
+comes back is a few hundred rows, and the credited orders. The operational database is asked
+only for journey names and their live per-step counts.
 """
 
 from __future__ import annotations
@@ -16,18 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lifetide.context import Lifetide
-from lifetide.experiments.holdouts import GLOBAL
-from lifetide.measure.attribution import CLICK, OPEN, Windows, credits
-from lifetide.measure.lift import Lift, arm_revenue, lift, summaries
-from lifetide.measure.queries import (
-    Period,
-    engaged,
-    opt_outs,
-    profile_orders,
-    sent,
-    touches,
-)
-from lifetide.measure.tables import EXPOSURES, SENDS, TOUCHES
+from lifetide.measure.attribution import CLICK, OPEN, Windows
+from lifetide.measure.board_queries import Ask, Runner
+from lifetide.measure.lift import Lift, lift, summaries
+from lifetide.measure.queries import Period
 from lifetide.ops.models import JourneyRecord
 
 
@@ -138,38 +129,21 @@ class Dashboards:
             return dict(session.query(JourneyRecord.id, JourneyRecord.name).all())  # type: ignore[arg-type]
 
     def _engagement(self, period: Period, journey_id: int | None, figures: list[_Figures]) -> None:
-        backend = self._app.warehouse.thread_backend()
-        sends, touched = backend.table(SENDS), backend.table(TOUCHES)
-        for row in _rows(sent(sends, period, journey_id)):
+        run = Runner(self._app.warehouse, Ask(period, self._windows, journey_id))
+        for row in run.rows("sent"):
             _of(figures, row).count_sent(row)
-        for row in _rows(engaged(touched, sends, period, journey_id)):
+        for row in run.rows("engaged"):
             _of(figures, row).count_engaged(row)
-        for row in _rows(opt_outs(backend.table("events"), period, journey_id)):
+        for row in run.rows("opt_outs"):
             funnel = _of(figures, row).funnel
             funnel.unsubscribes = int(row["unsubscribes"] or 0)
             funnel.complaints = int(row["complaints"] or 0)
 
     def _revenue(self, period: Period, journey_id: int | None, figures: list[_Figures]) -> None:
-        backend = self._app.warehouse.thread_backend()
-        both = period.with_previous()
-        orders = profile_orders(backend.table("orders"), backend.table("profile_keys"), both)
-        # Attribution and the lift both read them, and joining every order to its customer
-        # is the costliest part of either: once, into a temporary table.
-        with orders.cache() as placed:
-            seen = touches(
-                backend.table(TOUCHES), both.start - self._windows.click, both.end, journey_id
-            )
-            credited = credits(placed, seen, self._windows).select(
-                "send_key", "journey_id", "step", "ordered_at", "revenue"
-            )
-            for row in _rows(credited):
-                figures[0 if row["ordered_at"] >= period.start else 1].credit(row)
-            experiment = GLOBAL if journey_id is None else f"journey-{journey_id}-holdout"
-            arms = _rows(
-                arm_revenue(
-                    backend.table(EXPOSURES), placed, experiment, [f.period for f in figures]
-                )
-            )
+        run = Runner(self._app.warehouse, Ask(period, self._windows, journey_id))
+        for row in run.rows("credited"):
+            figures[0 if row["ordered_at"] >= period.start else 1].credit(row)
+        arms = run.rows("arms")
         for i, f in enumerate(figures):
             f.lift = lift(summaries(arms, i))
 
@@ -245,10 +219,6 @@ class _Figures:
 def _of(figures: list[_Figures], row: dict[str, Any]) -> _Figures:
     # The queries read both periods in one scan and mark the later one `current`.
     return figures[0 if row["current"] else 1]
-
-
-def _rows(expr: Any) -> list[dict[str, Any]]:
-    return list(expr.to_pyarrow().to_pylist())
 
 
 def _days(period: Period) -> list[dt.date]:

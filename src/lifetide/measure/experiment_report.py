@@ -28,7 +28,8 @@ from lifetide.journeys.definition import Split
 from lifetide.journeys.steps import arm_name
 from lifetide.journeys.store import JourneyNotFound, JourneyStore
 from lifetide.measure.lift import arm_revenue, summaries
-from lifetide.measure.queries import Period, profile_orders
+from lifetide.measure.placed import orders_by_profile
+from lifetide.measure.queries import Period, placed_in
 from lifetide.measure.tables import EXPOSURES
 
 _JOURNEY_KEY = re.compile(r"journey-(?P<journey>\d+)-(?:(?P<holdout>holdout)|split-(?P<step>.+))")
@@ -173,7 +174,7 @@ def report(app: Lifetide, key: str, period: Period | None = None) -> ExperimentR
         period = Period(
             min(first, now - dt.timedelta(days=1)) if first else now - dt.timedelta(days=30), now
         )
-    orders = profile_orders(backend.table("orders"), backend.table("profile_keys"), period)
+    orders = placed_in(orders_by_profile(app.warehouse), period)
     rows = arm_revenue(exposures, orders, key, [period]).to_pyarrow().to_pylist()
     arms = summaries(rows)
     customers = {arm: a.customers for arm, a in arms.items()}
