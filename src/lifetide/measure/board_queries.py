@@ -17,7 +17,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from lifetide.experiments.holdouts import GLOBAL
+from lifetide.experiments.holdouts import GLOBAL, journey_key
 from lifetide.measure.attribution import Windows, credits
 from lifetide.measure.lift import arm_revenue
 from lifetide.measure.prepared import (
@@ -73,7 +73,7 @@ class Ask:
 
 def experiment_of(journey_id: int | None) -> str:
     """The holdout a dashboard measures lift over: the global one, or the journey's."""
-    return GLOBAL if journey_id is None else f"journey-{journey_id}-holdout"
+    return GLOBAL if journey_id is None else journey_key(journey_id)
 
 
 def _credited(s: Source, a: Ask) -> ir.Table:
