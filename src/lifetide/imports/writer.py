@@ -46,10 +46,16 @@ def write(con: Any, table: Table, rows: int) -> WriteCounts:
             for c in table.column_names
             if c not in table.key
         )
+        keys = ", ".join(f"t.{quote(k)} AS {quote(k)}" for k in table.key)
+        # A join, not a correlated EXISTS: DuckDB ran that, with the OR of comparisons inside,
+        # at 0.9 to 1.4 s for 20 new orders among 2.5 million; this takes 3 to 5 ms (0.3 s
+        # when 10 of them changed).
         changed = (
-            f"SELECT 1 FROM {_INCOMING} i WHERE {_key_match(table)} AND ({differs or 'false'})"
+            f"SELECT {keys} FROM {_INCOMING} i JOIN {target} t ON {_key_match(table)} "
+            f"WHERE {differs or 'false'}"
         )
-        updated = _scalar(con, f"DELETE FROM {target} t WHERE EXISTS ({changed})")
+        match = " AND ".join(f"t.{quote(k)} = c.{quote(k)}" for k in table.key)
+        updated = _scalar(con, f"DELETE FROM {target} t USING ({changed}) c WHERE {match}")
         inserted_or_replaced = _scalar(
             con,
             f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {_INCOMING} i "
