@@ -200,16 +200,22 @@ def settle(
 
 def recent_marketing(
     session: Session, profiles: set[int], now: dt.datetime
-) -> dict[tuple[int, str], list[dt.datetime]]:
+) -> dict[tuple[int, str], dict[int, dt.datetime]]:
     """Marketing sent, or being sent, to these profiles in the last week per (profile, channel).
 
-    Sends another dispatcher is delivering right now count too, so two workers cannot each
-    pass a customer's daily cap with one message.
+    Each as {send id: when}, so a caller that knows of sends in flight (a round of its own
+    being delivered) can add them without counting one twice. Sends another dispatcher is
+    delivering right now count too, so two workers cannot each pass a customer's daily cap
+    with one message.
     """
-    recent: dict[tuple[int, str], list[dt.datetime]] = defaultdict(list)
+    recent: dict[tuple[int, str], dict[int, dt.datetime]] = defaultdict(dict)
     week = now - dt.timedelta(days=7)
     query = select(
-        JourneySend.profile_id, JourneySend.channel, JourneySend.sent_at, JourneySend.status
+        JourneySend.id,
+        JourneySend.profile_id,
+        JourneySend.channel,
+        JourneySend.sent_at,
+        JourneySend.status,
     ).where(
         JourneySend.profile_id.in_(profiles),
         JourneySend.marketing.is_(True),
@@ -218,11 +224,11 @@ def recent_marketing(
             JourneySend.status == "sending",
         ),
     )
-    for profile_id, channel, sent_at, status in session.execute(query).all():
+    for send_id, profile_id, channel, sent_at, status in session.execute(query).all():
         if profile_id is None:
             continue
         at = now if status == "sending" or sent_at is None else aware_utc(sent_at)
-        recent[(int(profile_id), channel)].append(at)
+        recent[(int(profile_id), channel)][int(send_id)] = at
     return recent
 
 
