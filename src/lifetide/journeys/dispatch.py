@@ -30,6 +30,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Connection
+
 from lifetide.channels.bounces import BounceReport
 from lifetide.channels.messages import DeliveryResult
 from lifetide.channels.select import email_transport, text_transport
@@ -55,7 +57,7 @@ from lifetide.messaging.personalize import ContextRequest, MessageContexts
 from lifetide.messaging.promos import CodeRequest, IssuedCode, PromoCodes
 from lifetide.messaging.template_store import TemplateStore
 from lifetide.messaging.templates import TemplateSpec
-from lifetide.ops.database import transaction, write_lock
+from lifetide.ops.database import single_statements, transaction, write_lock
 from lifetide.ops.models import MessageTemplate
 
 # Long enough for one chunk's worst case (SMTP timeouts and retries); renewed per chunk.
@@ -363,17 +365,18 @@ class Dispatcher:
         held = current.held
         transport = self._transport("email")
         # While one slice is handed over and sent, the builder makes the next.
-        for built in current.built:
-            problems = [(held[b.key][0], b.problem or "") for b in built if b.email is None]
-            self._fail(problems, current.codes)
-            counts["failed"] += len(problems)
-            ready = [(*held[b.key], b.email) for b in built if b.email is not None]
-            mine = self._hand_over(ready)
-            for at in range(0, len(mine), self._chunk):
-                chunk = mine[at : at + self._chunk]
-                results = self._loop.run_until_complete(transport.send([o for _, _, o in chunk]))
-                for outcome, n in self._settle(chunk, results, current.codes).items():
-                    counts[outcome] += n
+        with single_statements(self._app.ops_engine) as records:
+            for built in current.built:
+                problems = [(held[b.key][0], b.problem or "") for b in built if b.email is None]
+                self._fail(problems, current.codes)
+                counts["failed"] += len(problems)
+                ready = [(*held[b.key], b.email) for b in built if b.email is not None]
+                mine = self._hand_over(records, ready)
+                for at in range(0, len(mine), self._chunk):
+                    chunk = mine[at : at + self._chunk]
+                    sent = self._loop.run_until_complete(transport.send([o for _, _, o in chunk]))
+                    for outcome, n in self._settle(records, chunk, sent, current.codes).items():
+                        counts[outcome] += n
         return counts
 
     def _prepare(
@@ -463,13 +466,14 @@ class Dispatcher:
         counts["failed"] += len(failures)
         for name, all_items in by_channel.items():
             transport = self._transport(name)
-            for start in range(0, len(all_items), TEXT_CHUNK):
-                items = self._hand_over(all_items[start : start + TEXT_CHUNK])
-                if not items:
-                    continue
-                results = self._loop.run_until_complete(transport.send([t for _, _, t in items]))
-                for outcome, n in self._settle(items, results, codes).items():
-                    counts[outcome] += n
+            with single_statements(self._app.ops_engine) as records:
+                for start in range(0, len(all_items), TEXT_CHUNK):
+                    items = self._hand_over(records, all_items[start : start + TEXT_CHUNK])
+                    if not items:
+                        continue
+                    sent = self._loop.run_until_complete(transport.send([t for _, _, t in items]))
+                    for outcome, n in self._settle(records, items, sent, codes).items():
+                        counts[outcome] += n
         return counts
 
     def _transport(self, channel: str) -> Any:
@@ -485,12 +489,16 @@ class Dispatcher:
     # -- results -------------------------------------------------------------------------
 
     def _hand_over(
-        self, items: Sequence[tuple[Claimed, str, Any]]
+        self, records: Connection, items: Sequence[tuple[Claimed, str, Any]]
     ) -> list[tuple[Claimed, str, Any]]:
-        """The items still ours, now `sending`: only these can be in doubt after a crash."""
+        """The items still ours, now `sending`: only these can be in doubt after a crash.
+
+        `records`: see `single_statements`; the hand-over is one statement, committed
+        before anything is sent.
+        """
         now = self._app.clock.now()
-        with transaction(self._app.sessions) as session:
-            mine = hand_over(session, self._worker, [s.id for s, _, _ in items], now, self._lease)
+        with records.begin():
+            mine = hand_over(records, self._worker, [s.id for s, _, _ in items], now, self._lease)
         return [item for item in items if item[0].id in mine]
 
     def _fail(
@@ -505,6 +513,7 @@ class Dispatcher:
 
     def _settle(
         self,
+        records: Connection,
         items: Sequence[tuple[Claimed, str, Any]],
         results: Sequence[DeliveryResult],
         codes: Mapping[int, str],
@@ -520,8 +529,10 @@ class Dispatcher:
             if bounce is not None:
                 bounces.append(bounce)
         _with_codes(rows, codes)
-        with transaction(self._app.sessions) as session:
-            settle(session, self._worker, rows)
+        # Each row is written whole by one statement (see settle), committed before the
+        # next chunk goes: a crash leaves at most this chunk sent but not recorded.
+        with records.begin():
+            settle(records, self._worker, rows)
         if bounces:
             apply_reports(self._app, bounces, "smtp")
         return counts

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Row, Table, bindparam, or_, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, cast, column, or_, select, update, values
 from sqlalchemy.orm import Session
 
 from lifetide.channels.bounces import BounceReport
@@ -136,11 +136,12 @@ def claim(
             )
         ).all()
     )
+    # One statement for the lot: every row gets the same values (an executemany was a
+    # statement per row for the server).
     session.execute(
         update(_SENDS)
-        .where(_SENDS.c.id == bindparam("_id"))
-        .values(claimed_by=bindparam("claimed_by"), claimed_until=bindparam("claimed_until")),
-        [{"_id": r.id, "claimed_by": worker, "claimed_until": now + lease} for r in rows],
+        .where(_SENDS.c.id.in_([r.id for r in rows]))
+        .values(claimed_by=worker, claimed_until=now + lease)
     )
     return [
         _claimed(
@@ -153,7 +154,11 @@ def claim(
 
 
 def hand_over(
-    session: Session, worker: str, ids: Sequence[int], now: dt.datetime, lease: dt.timedelta
+    session: Session | Connection,
+    worker: str,
+    ids: Sequence[int],
+    now: dt.datetime,
+    lease: dt.timedelta,
 ) -> set[int]:
     """Mark sends `sending` as the channel gets them; the ids this worker still held."""
     if not ids:
@@ -177,11 +182,16 @@ def hand_over(
 
 
 def settle(
-    session: Session, worker: str, rows: Iterable[Mapping[str, Any]], *, release: bool = True
+    session: Session | Connection,
+    worker: str,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    release: bool = True,
 ) -> None:
     """Write each row's values to its send, only where `worker` still holds it.
 
-    With `release` (the default) the claim ends with the write.
+    With `release` (the default) the claim ends with the write. Rows that set the same
+    columns are written by one statement, so each row is written whole by one statement.
     """
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
@@ -189,13 +199,36 @@ def settle(
         if release:
             values.update(claimed_by=None, claimed_until=None)
         groups[tuple(sorted(values))].append({"_id": row["id"], "_me": worker, **values})
+    dialect = session.get_bind().dialect if isinstance(session, Session) else session.dialect
     for columns, params in groups.items():
+        if dialect.name == "postgresql" and len(params) > 1:
+            # One UPDATE ... FROM (VALUES ...): an executemany is a statement per row for
+            # the server (parsed, planned, run), on the dispatcher's path between chunks.
+            session.execute(_update_from_values(worker, columns, params))
+            continue
         statement = (
             update(_SENDS)
             .where(_SENDS.c.id == bindparam("_id"), _SENDS.c.claimed_by == bindparam("_me"))
             .values({c: bindparam(c) for c in columns})
         )
         session.execute(statement, params)
+
+
+def _update_from_values(
+    worker: str, columns: Sequence[str], params: Sequence[Mapping[str, Any]]
+) -> Any:
+    """PostgreSQL's UPDATE of many rows, each with values of its own, as one statement."""
+    given = values(
+        column("_id", _SENDS.c.id.type),
+        *(column(c, _SENDS.c[c].type) for c in columns),
+        name="settled",
+    ).data([(p["_id"], *(p[c] for c in columns)) for p in params])
+    # A VALUES column whose rows are all NULL is text to PostgreSQL: each is cast back.
+    return (
+        update(_SENDS)
+        .where(_SENDS.c.id == given.c._id, _SENDS.c.claimed_by == worker)
+        .values({c: cast(given.c[c], _SENDS.c[c].type) for c in columns})
+    )
 
 
 def recent_marketing(
