@@ -18,8 +18,9 @@ from sqlalchemy import create_engine, select, text
 
 from lifetide.clock import ManualClock
 from lifetide.context import Lifetide
-from lifetide.journeys.dispatch import Dispatcher, _Round
+from lifetide.journeys.dispatch import Dispatcher
 from lifetide.journeys.files import parse_journey
+from lifetide.journeys.rounds import Round
 from lifetide.journeys.store import JourneyStore
 from lifetide.messaging.template_store import TemplateStore
 from lifetide.ops.models import Consent, Customer, JourneySend
@@ -218,7 +219,7 @@ def _ordered(monkeypatch: pytest.MonkeyPatch, gate_first: bool) -> None:
     # Per round (by its id): set once the round's e-mails are all sent and recorded.
     delivered: dict[int, threading.Event] = {}
 
-    def deliver_emails(self: Dispatcher, current: _Round) -> dict[str, int]:
+    def deliver_emails(self: Dispatcher, current: Round) -> dict[str, int]:
         if gate_first and self._ahead is not None:
             self._ahead.result(timeout=60)
         try:
@@ -226,7 +227,7 @@ def _ordered(monkeypatch: pytest.MonkeyPatch, gate_first: bool) -> None:
         finally:
             delivered.setdefault(id(current), threading.Event()).set()
 
-    def start_round(self: Dispatcher, limit: int, before: _Round | None = None) -> _Round:
+    def start_round(self: Dispatcher, limit: int, before: Round | None = None) -> Round:
         if not gate_first and before is not None:
             done = delivered.setdefault(id(before), threading.Event())
             assert done.wait(timeout=60), "the round before was never delivered"

@@ -25,9 +25,8 @@ import asyncio
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection
@@ -47,16 +46,16 @@ from lifetide.journeys.outbox import (
     result_row,
     settle,
 )
-from lifetide.journeys.policy import Caps, Decision, Message, Recipient, decide
+from lifetide.journeys.policy import Decision, Message, Recipient, decide
+from lifetide.journeys.rounds import DispatchResult, Round, caps_of, template_spec, with_codes
 from lifetide.journeys.store import JourneyStore
 from lifetide.journeys.texts import make_texts
 from lifetide.messaging.bounce_reports import apply_reports
-from lifetide.messaging.builder import Built, EmailBuilder, EmailJob, LinkConfig
+from lifetide.messaging.builder import EmailBuilder, EmailJob, LinkConfig
 from lifetide.messaging.links import Links
 from lifetide.messaging.personalize import ContextRequest, MessageContexts
 from lifetide.messaging.promos import CodeRequest, IssuedCode, PromoCodes
 from lifetide.messaging.template_store import TemplateStore
-from lifetide.messaging.templates import TemplateSpec
 from lifetide.ops.database import single_statements, transaction, write_lock
 from lifetide.ops.models import MessageTemplate
 
@@ -68,59 +67,6 @@ TEXT_CHUNK = 8
 # the server took but we did not record (sent twice, with the same Message-ID).
 HAND_OVER_CHUNKS = 8
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class DispatchResult:
-    """What one round did."""
-
-    claimed: int
-    sent: int
-    skipped: int
-    deferred: int
-    failed: int
-    bounced: int
-    retried: int
-
-
-@dataclass
-class _Round:
-    """One claim, gated and prepared: what is left to deliver, and the counts so far."""
-
-    claimed: int
-    now: dt.datetime
-    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    # Marketing sends that passed the gate, as (send id, profile, channel): for the caps of
-    # the round prepared while this one is delivered.
-    marketing: list[tuple[int, int, str]] = field(default_factory=list)
-    texts: list[tuple[Claimed, Person]] = field(default_factory=list)
-    held: dict[str, tuple[Claimed, str]] = field(default_factory=dict)
-    # The promo code issued to each e-mail, by send id: written with the send's result.
-    codes: dict[int, str] = field(default_factory=dict)
-    built: Iterator[list[Built]] | None = None
-
-
-def _spec(template: MessageTemplate) -> TemplateSpec:
-    """A stored template as plain data, which can cross to the builder process."""
-    return TemplateSpec(
-        template.name, template.channel, template.subject, template.body, template.text_body
-    )
-
-
-def caps_of(lifetide: Lifetide) -> Caps:
-    """The policy gate's caps and quiet hours from the settings."""
-    s = lifetide.settings
-    quiet_start = quiet_end = None
-    if s.quiet_hours:
-        start, end = s.quiet_hours.split("-")
-        quiet_start, quiet_end = dt.time.fromisoformat(start), dt.time.fromisoformat(end)
-    return Caps(
-        per_day=s.marketing_per_day,
-        per_week=s.marketing_per_week,
-        quiet_start=quiet_start,
-        quiet_end=quiet_end,
-        require_opt_in=s.require_opt_in,
-    )
 
 
 class Dispatcher:
@@ -155,7 +101,7 @@ class Dispatcher:
         # One message in flight per connection: after a crash at most that many are in doubt.
         self._chunk = settings.smtp_connections
         # A round being claimed and prepared ahead on `_preparer` (see dispatch).
-        self._ahead: Future[_Round] | None = None
+        self._ahead: Future[Round] | None = None
         self._preparer = ThreadPoolExecutor(1, thread_name_prefix="dispatch-ahead")
         self._builder.start()
 
@@ -218,7 +164,7 @@ class Dispatcher:
             counts["retry"],
         )
 
-    def _take_ahead(self) -> _Round | None:
+    def _take_ahead(self) -> Round | None:
         """The round prepared ahead, once ready; None if there is none or it failed."""
         future, self._ahead = self._ahead, None
         if future is None:
@@ -229,7 +175,7 @@ class Dispatcher:
             log.exception("claiming the next round ahead failed")
             return None
 
-    def _start(self, limit: int, before: _Round | None = None) -> _Round:
+    def _start(self, limit: int, before: Round | None = None) -> Round:
         """Claim, gate and prepare a round; its e-mails are handed to the builder.
 
         `before`: a round claimed earlier and being delivered meanwhile, whose marketing
@@ -240,8 +186,8 @@ class Dispatcher:
             write_lock(session)
             claimed = claim(session, self._worker, now, limit, self._lease)
         if not claimed:
-            return _Round(0, now)
-        current = _Round(len(claimed), now)
+            return Round(0, now)
+        current = Round(len(claimed), now)
         counts = current.counts
         failures: list[tuple[Claimed, str]] = []
         verdicts: list[tuple[Claimed, Decision]] = []
@@ -327,13 +273,13 @@ class Dispatcher:
 
     # -- e-mail --------------------------------------------------------------------------
 
-    def _build_emails(self, current: _Round, batch: Sequence[tuple[Claimed, Person]]) -> None:
+    def _build_emails(self, current: Round, batch: Sequence[tuple[Claimed, Person]]) -> None:
         """Codes and contexts for the round's e-mails, handed to the builder."""
         if not batch:
             return
         templates, failures, batch, contexts, current.codes = self._prepare(batch)
         # One spec object per template: pickled once per slice for the builder, not per job.
-        specs = {name: _spec(t) for name, t in templates.items()}
+        specs = {name: template_spec(t) for name, t in templates.items()}
         jobs: list[EmailJob] = []
         for (send, person), context in zip(batch, contexts, strict=True):
             spec = specs.get(send.template)
@@ -357,7 +303,7 @@ class Dispatcher:
         current.counts["failed"] += len(failures)
         current.built = self._builder.build(jobs, current.now, self._chunk * HAND_OVER_CHUNKS)
 
-    def _deliver_emails(self, current: _Round) -> dict[str, int]:
+    def _deliver_emails(self, current: Round) -> dict[str, int]:
         """Hand over, send and record the round's e-mails, slice by slice as they are built."""
         counts: dict[str, int] = defaultdict(int)
         if current.built is None:
@@ -507,7 +453,7 @@ class Dispatcher:
         if not failures:
             return
         rows = [{"id": s.id, "status": "failed", "reason": why} for s, why in failures]
-        _with_codes(rows, codes or {})
+        with_codes(rows, codes or {})
         with transaction(self._app.sessions) as session:
             settle(session, self._worker, rows)
 
@@ -528,7 +474,7 @@ class Dispatcher:
             rows.append(row)
             if bounce is not None:
                 bounces.append(bounce)
-        _with_codes(rows, codes)
+        with_codes(rows, codes)
         # Each row is written whole by one statement (see settle), committed before the
         # next chunk goes: a crash leaves at most this chunk sent but not recorded.
         with records.begin():
@@ -536,11 +482,3 @@ class Dispatcher:
         if bounces:
             apply_reports(self._app, bounces, "smtp")
         return counts
-
-
-def _with_codes(rows: list[dict[str, Any]], codes: Mapping[int, str]) -> None:
-    """Each row of a send that was issued a promo code records the code."""
-    for row in rows:
-        code = codes.get(row["id"])
-        if code is not None:
-            row["promo_code"] = code
