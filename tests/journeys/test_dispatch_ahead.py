@@ -1,22 +1,30 @@
-"""A dispatcher with a builder process claims its next round ahead: caps hold, nothing is lost."""
+"""A dispatcher with a builder process claims its next round ahead: caps hold, nothing is lost.
+
+The next round is prepared on a thread while this one is delivered, so its gate may run
+before, during or after this round's sends are recorded: the tests force the two ends.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import threading
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
 from lifetide.clock import ManualClock
 from lifetide.context import Lifetide
 from lifetide.journeys.dispatch import Dispatcher
 from lifetide.journeys.files import parse_journey
+from lifetide.journeys.rounds import Round
 from lifetide.journeys.store import JourneyStore
 from lifetide.messaging.template_store import TemplateStore
 from lifetide.ops.models import Consent, Customer, JourneySend
-from lifetide.settings import load_settings
+from lifetide.settings import Settings, load_settings
 from tests.journeys.conftest import Mailbox
 
 T0 = dt.datetime(2026, 11, 2, 14, 0, tzinfo=dt.UTC)  # mid-afternoon UTC: no quiet hours
@@ -30,18 +38,58 @@ steps:
 LIMIT = 4
 
 
-@pytest.fixture
-def app(tmp_path: Path, mailbox: tuple[Mailbox, int]) -> Iterator[Lifetide]:
-    """A Lifetide whose e-mails are built by a builder process (the default)."""
-    settings = load_settings(
+def _settings(tmp_path: Path, port: int, **overrides: Any) -> Settings:
+    """E-mails built by a builder process (the default), to the test's mailbox."""
+    return load_settings(
         data_dir=tmp_path / "data",
         env="test",
-        smtp_url=f"smtp://127.0.0.1:{mailbox[1]}",
+        smtp_url=f"smtp://127.0.0.1:{port}",
         global_holdout_percent=0,
         render_processes=1,
+        **overrides,
     )
-    with Lifetide(settings, clock=ManualClock(T0)) as lifetide:
+
+
+@pytest.fixture
+def app(tmp_path: Path, mailbox: tuple[Mailbox, int]) -> Iterator[Lifetide]:
+    """A Lifetide on SQLite whose e-mails are built by a builder process."""
+    with Lifetide(_settings(tmp_path, mailbox[1]), clock=ManualClock(T0)) as lifetide:
         yield lifetide
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def make_app(
+    request: pytest.FixtureRequest, tmp_path: Path, mailbox: tuple[Mailbox, int]
+) -> Iterator[Callable[..., Lifetide]]:
+    """Opens a Lifetide with the given settings on either store (a schema of its own)."""
+    opened: list[Lifetide] = []
+    url = None
+    admin = None
+    schema = f"lt_ahead_{uuid.uuid4().hex[:10]}"
+    if request.param == "postgresql":
+        base = request.getfixturevalue("postgres_url")
+        admin = create_engine(base)
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        sep = "&" if "?" in base else "?"
+        url = f"{base}{sep}options=-csearch_path%3D{schema}"
+
+    def make(**overrides: Any) -> Lifetide:
+        if url is not None:
+            overrides["database_url"] = url
+        lifetide = Lifetide(_settings(tmp_path, mailbox[1], **overrides), clock=ManualClock(T0))
+        opened.append(lifetide.__enter__())
+        return lifetide
+
+    try:
+        yield make
+    finally:
+        for lifetide in opened:
+            lifetide.__exit__(None, None, None)
+        if admin is not None:
+            with admin.begin() as connection:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
 
 
 def _queue(app: Lifetide, profiles: list[int]) -> None:
@@ -156,3 +204,65 @@ def test_a_warmed_up_dispatcher_sends_as_any_other(
     finally:
         dispatcher.close()
     assert sorted(m["To"] for m in box.messages) == ["c1@shop.test", "c2@shop.test"]
+
+
+def _ordered(monkeypatch: pytest.MonkeyPatch, gate_first: bool) -> None:
+    """Force when the next round's gate runs against this round's delivery.
+
+    `gate_first`: the next round is claimed and gated before any send of this round is
+    recorded (so only the round in hand can tell its gate of them); otherwise only once
+    every send of this round is recorded as sent (so the database tells it, and the round
+    in hand must not count them a second time).
+    """
+    deliver = Dispatcher._deliver_emails
+    start = Dispatcher._start
+    # Per round (by its id): set once the round's e-mails are all sent and recorded.
+    delivered: dict[int, threading.Event] = {}
+
+    def deliver_emails(self: Dispatcher, current: Round) -> dict[str, int]:
+        if gate_first and self._ahead is not None:
+            self._ahead.result(timeout=60)
+        try:
+            return deliver(self, current)
+        finally:
+            delivered.setdefault(id(current), threading.Event()).set()
+
+    def start_round(self: Dispatcher, limit: int, before: Round | None = None) -> Round:
+        if not gate_first and before is not None:
+            done = delivered.setdefault(id(before), threading.Event())
+            assert done.wait(timeout=60), "the round before was never delivered"
+        return start(self, limit, before)
+
+    monkeypatch.setattr(Dispatcher, "_deliver_emails", deliver_emails)
+    monkeypatch.setattr(Dispatcher, "_start", start_round)
+
+
+@pytest.mark.parametrize("gate_first", [True, False], ids=["gate-first", "recorded-first"])
+@pytest.mark.parametrize("per_day", [1, 2])
+def test_the_caps_count_the_round_being_delivered_once_whenever_the_next_is_gated(
+    make_app: Callable[..., Lifetide],
+    mailbox: tuple[Mailbox, int],
+    monkeypatch: pytest.MonkeyPatch,
+    gate_first: bool,
+    per_day: int,
+) -> None:
+    # Customer 1 has one e-mail in each of the first two rounds: the second round is gated
+    # while the first is delivered. A cap of one a day must stop the second; with two a day
+    # it must go (the first counted once, recorded or not).
+    box, _ = mailbox
+    app = make_app(marketing_per_day=per_day, marketing_per_week=3)
+    _queue(app, [1, 2, 3, 4, 1, 6, 7, 8, 9])
+    _ordered(monkeypatch, gate_first)
+    dispatcher = Dispatcher(app, "w1")
+    try:
+        first = dispatcher.dispatch(LIMIT)
+        assert (first.claimed, first.sent) == (LIMIT, LIMIT)
+        while dispatcher.dispatch(LIMIT).claimed:
+            pass
+    finally:
+        dispatcher.close()
+    statuses = _statuses(app)
+    expected = ["sent", "skipped"] if per_day == 1 else ["sent", "sent"]
+    assert sorted(statuses[1]) == expected
+    assert all(s == ["sent"] for p, s in statuses.items() if p != 1)
+    assert len(box.to("c1@shop.test")) == (1 if per_day == 1 else 2)

@@ -1,17 +1,20 @@
-"""Claiming the outbox: what fell due just now goes first, and the backlog still drains."""
+"""Claiming the outbox: what fell due just now goes first, and the backlog still drains.
+
+Settling: each row's values reach its own send, only while the worker holds it.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from lifetide.clock import ManualClock
 from lifetide.journeys.definition import Journey
-from lifetide.journeys.outbox import FRESH, claim
+from lifetide.journeys.outbox import FRESH, claim, settle
 from lifetide.journeys.store import JourneyStore
-from lifetide.ops.database import session_factory, transaction, write_lock
+from lifetide.ops.database import session_factory, single_statements, transaction, write_lock
 from lifetide.ops.models import JourneySend
 
 T0 = dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC)
@@ -93,3 +96,48 @@ def test_every_due_send_is_claimed_once_whatever_the_lanes(engine: Engine, limit
         assert len(batch) <= limit
         claimed += batch
     assert sorted(claimed) == sorted(k for k in due if k != "later")
+
+
+def test_settling_writes_each_rows_own_values_and_only_to_sends_still_held(
+    engine: Engine,
+) -> None:
+    # Rows of one chunk with different outcomes: values and NULLs per row, a column that is
+    # NULL in every row, and one send whose claim another worker took meanwhile.
+    now = T0 + dt.timedelta(hours=1)
+    _queue(engine, {f"s-{i}": now - dt.timedelta(minutes=i + 1) for i in range(5)})
+    with transaction(session_factory(engine)) as session:
+        ids = {c.key: c.id for c in claim(session, "w1", now, 5, LEASE)}
+        session.execute(
+            JourneySend.__table__.update()  # type: ignore[attr-defined]
+            .where(JourneySend.id == ids["s-4"])
+            .values(claimed_by="w2")
+        )
+    sent_at = now + dt.timedelta(seconds=3)
+    rows = [
+        {"id": ids["s-0"], "status": "sent", "sent_at": sent_at, "reason": None, "address": "a"},
+        {
+            "id": ids["s-1"],
+            "status": "sent",
+            "sent_at": sent_at,
+            "reason": "again",
+            "address": "b",
+        },
+        {"id": ids["s-2"], "status": "failed", "reason": "550 no such user", "address": "c"},
+        {"id": ids["s-3"], "status": "sent", "sent_at": None, "reason": None, "address": "d"},
+        {"id": ids["s-4"], "status": "sent", "sent_at": sent_at, "reason": None, "address": "e"},
+    ]
+    with single_statements(engine) as records, records.begin():
+        settle(records, "w1", rows)
+    with session_factory(engine)() as session:
+        found = {
+            s.idempotency_key: (s.status, s.sent_at, s.reason, s.address, s.claimed_by)
+            for s in session.scalars(select(JourneySend))
+        }
+    at = found["s-0"][1]
+    assert at is not None and at.replace(tzinfo=dt.UTC) == sent_at
+    assert found["s-0"][0::2] == ("sent", None, None)
+    assert found["s-1"][2:] == ("again", "b", None)
+    assert found["s-2"] == ("failed", None, "550 no such user", "c", None)
+    assert found["s-3"] == ("sent", None, None, "d", None)
+    # Another worker's claim: untouched.
+    assert found["s-4"] == ("pending", None, None, None, "w2")

@@ -15,11 +15,11 @@ from rich.table import Table as RichTable
 from lifetide.cli.state import console, fail, state_of
 from lifetide.context import Lifetide
 from lifetide.journeys.definition import AbsenceTrigger, EventTrigger, Journey
-from lifetide.journeys.dispatch import caps_of
 from lifetide.journeys.facts import Person, people
 from lifetide.journeys.files import bundled_journeys
 from lifetide.journeys.intake import listens_to
 from lifetide.journeys.replay import newest_event, past_events
+from lifetide.journeys.rounds import caps_of
 from lifetide.journeys.simulate import JourneyReport, simulate
 from lifetide.journeys.store import JourneyStore
 from lifetide.worker import Worker

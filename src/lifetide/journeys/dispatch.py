@@ -8,12 +8,15 @@ A send still `sending` when its lease ends was interrupted: it is sent again wit
 Message-ID (its idempotency key), which mailbox providers use to drop a duplicate, and its
 reason says so.
 
-With a builder process (`LIFETIDE_RENDER_PROCESSES=1`) a round whose claim was full claims
-and prepares the next one (policy gate, promo codes, contexts) while the builder makes its
-own e-mails, and queues the next round's e-mails behind them: neither process waits for the
-other between rounds. The next round's sends stay claimed, not `sending`, until their own
-round hands them over, so the crash window above is unchanged; its gate has counted this
-round's marketing against the caps; `close` releases them if it never runs.
+With a builder process (`LIFETIDE_RENDER_PROCESSES=1`) a round whose claim was full has
+the next one claimed and prepared (policy gate, promo codes, contexts) on a thread of the
+dispatcher's own while this round is delivered, and the next round's e-mails queue at the
+builder behind this round's: what one waits for (the database's commits, the SMTP server's
+replies, the warehouse's scan) the other works through. The next round's sends stay
+claimed, not `sending`, until their own round hands them over, so the crash window above is
+unchanged. Its gate counts this round's marketing against the caps by send id, together
+with what the database says was sent (so a send already recorded counts once, a send not
+yet recorded counts all the same); `close` releases the next round if it never runs.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ import asyncio
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
+
+from sqlalchemy import Connection
 
 from lifetide.channels.bounces import BounceReport
 from lifetide.channels.messages import DeliveryResult
@@ -41,17 +46,17 @@ from lifetide.journeys.outbox import (
     result_row,
     settle,
 )
-from lifetide.journeys.policy import Caps, Decision, Message, Recipient, decide
+from lifetide.journeys.policy import Decision, Message, Recipient, decide
+from lifetide.journeys.rounds import DispatchResult, Round, caps_of, template_spec, with_codes
 from lifetide.journeys.store import JourneyStore
 from lifetide.journeys.texts import make_texts
 from lifetide.messaging.bounce_reports import apply_reports
-from lifetide.messaging.builder import Built, EmailBuilder, EmailJob, LinkConfig
+from lifetide.messaging.builder import EmailBuilder, EmailJob, LinkConfig
 from lifetide.messaging.links import Links
 from lifetide.messaging.personalize import ContextRequest, MessageContexts
 from lifetide.messaging.promos import CodeRequest, IssuedCode, PromoCodes
 from lifetide.messaging.template_store import TemplateStore
-from lifetide.messaging.templates import TemplateSpec
-from lifetide.ops.database import transaction, write_lock
+from lifetide.ops.database import single_statements, transaction, write_lock
 from lifetide.ops.models import MessageTemplate
 
 # Long enough for one chunk's worst case (SMTP timeouts and retries); renewed per chunk.
@@ -62,58 +67,6 @@ TEXT_CHUNK = 8
 # the server took but we did not record (sent twice, with the same Message-ID).
 HAND_OVER_CHUNKS = 8
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class DispatchResult:
-    """What one round did."""
-
-    claimed: int
-    sent: int
-    skipped: int
-    deferred: int
-    failed: int
-    bounced: int
-    retried: int
-
-
-@dataclass
-class _Round:
-    """One claim, gated and prepared: what is left to deliver, and the counts so far."""
-
-    claimed: int
-    now: dt.datetime
-    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    # Marketing sends that passed the gate, per (profile, channel): for the caps of a round
-    # claimed before this one is delivered.
-    marketing: list[tuple[int, str]] = field(default_factory=list)
-    texts: list[tuple[Claimed, Person]] = field(default_factory=list)
-    held: dict[str, tuple[Claimed, str]] = field(default_factory=dict)
-    built: Iterator[list[Built]] | None = None
-    delivered: bool = False
-
-
-def _spec(template: MessageTemplate) -> TemplateSpec:
-    """A stored template as plain data, which can cross to the builder process."""
-    return TemplateSpec(
-        template.name, template.channel, template.subject, template.body, template.text_body
-    )
-
-
-def caps_of(lifetide: Lifetide) -> Caps:
-    """The policy gate's caps and quiet hours from the settings."""
-    s = lifetide.settings
-    quiet_start = quiet_end = None
-    if s.quiet_hours:
-        start, end = s.quiet_hours.split("-")
-        quiet_start, quiet_end = dt.time.fromisoformat(start), dt.time.fromisoformat(end)
-    return Caps(
-        per_day=s.marketing_per_day,
-        per_week=s.marketing_per_week,
-        quiet_start=quiet_start,
-        quiet_end=quiet_end,
-        require_opt_in=s.require_opt_in,
-    )
 
 
 class Dispatcher:
@@ -147,8 +100,9 @@ class Dispatcher:
         )
         # One message in flight per connection: after a crash at most that many are in doubt.
         self._chunk = settings.smtp_connections
-        # A round claimed and prepared ahead (see dispatch), not yet delivered.
-        self._ahead: _Round | None = None
+        # A round being claimed and prepared ahead on `_preparer` (see dispatch).
+        self._ahead: Future[Round] | None = None
+        self._preparer = ThreadPoolExecutor(1, thread_name_prefix="dispatch-ahead")
         self._builder.start()
 
     def warm_up(self, timeout: float = 60.0) -> bool:
@@ -157,7 +111,11 @@ class Dispatcher:
         For a caller that times rounds, or wants its first e-mail out without the start-up's
         seconds; False when the builder was not ready within `timeout` seconds.
         """
-        self._app.warehouse.thread_backend().list_tables()
+        warehouse = self._app.warehouse
+        warehouse.thread_backend().list_tables()
+        if self._builder.in_process:
+            # The thread that prepares rounds ahead has a warehouse cursor of its own.
+            self._preparer.submit(lambda: warehouse.thread_backend().list_tables()).result(timeout)
         return self._builder.ready(timeout)
 
     def close(self) -> None:
@@ -165,7 +123,8 @@ class Dispatcher:
 
         The sends of a round claimed ahead are released, for any dispatcher to take at once.
         """
-        ahead, self._ahead = self._ahead, None
+        ahead = self._take_ahead()
+        self._preparer.shutdown(wait=True)
         if ahead is not None:
             undelivered = [s for s, _ in ahead.held.values()] + [s for s, _ in ahead.texts]
             if undelivered:
@@ -182,26 +141,19 @@ class Dispatcher:
         """One round: claim up to `limit` due sends and settle each; zeros when none is due.
 
         With a builder process and a full claim (more is likely due), the next round is
-        claimed and prepared while this one's e-mails are built, and handed to the builder
-        behind them: the next call starts with it (see the module docstring).
+        claimed and prepared on a thread while this one is delivered, and handed to the
+        builder behind it: the next call starts with it (see the module docstring).
         """
-        current = self._ahead or self._start(limit)
-        self._ahead = None
+        current = self._take_ahead() or self._start(limit)
         if not current.claimed:
             return DispatchResult(0, 0, 0, 0, 0, 0, 0)
         if self._builder.in_process and current.claimed >= limit:
-            try:
-                self._ahead = self._start(limit, current)
-            except Exception:  # this round still goes out; the next claims afresh
-                log.exception("claiming the next round ahead failed")
+            self._ahead = self._preparer.submit(self._start, limit, current)
         counts = current.counts
-        try:
-            for outcome, n in self._deliver_emails(current).items():
-                counts[outcome] += n
-            for outcome, n in self._deliver_texts(current.texts, current.now).items():
-                counts[outcome] += n
-        finally:
-            current.delivered = True
+        for outcome, n in self._deliver_emails(current).items():
+            counts[outcome] += n
+        for outcome, n in self._deliver_texts(current.texts, current.now).items():
+            counts[outcome] += n
         return DispatchResult(
             current.claimed,
             counts["sent"],
@@ -212,19 +164,30 @@ class Dispatcher:
             counts["retry"],
         )
 
-    def _start(self, limit: int, before: _Round | None = None) -> _Round:
+    def _take_ahead(self) -> Round | None:
+        """The round prepared ahead, once ready; None if there is none or it failed."""
+        future, self._ahead = self._ahead, None
+        if future is None:
+            return None
+        try:
+            return future.result()
+        except Exception:  # the round before went out; this one claims afresh
+            log.exception("claiming the next round ahead failed")
+            return None
+
+    def _start(self, limit: int, before: Round | None = None) -> Round:
         """Claim, gate and prepare a round; its e-mails are handed to the builder.
 
-        `before`: a round claimed earlier and not yet delivered, whose marketing sends count
-        against the caps as if they were out (they are not `sending` yet).
+        `before`: a round claimed earlier and being delivered meanwhile, whose marketing
+        sends count against the caps as if they were out, recorded yet or not.
         """
         now = self._app.clock.now()
         with transaction(self._app.sessions) as session:
             write_lock(session)
             claimed = claim(session, self._worker, now, limit, self._lease)
         if not claimed:
-            return _Round(0, now)
-        current = _Round(len(claimed), now)
+            return Round(0, now)
+        current = Round(len(claimed), now)
         counts = current.counts
         failures: list[tuple[Claimed, str]] = []
         verdicts: list[tuple[Claimed, Decision]] = []
@@ -241,9 +204,10 @@ class Dispatcher:
         with self._app.sessions() as session:
             persons = people(session, {c.profile_id for c in live})
             recent = recent_marketing(session, {c.profile_id for c in live}, now)
-        if before is not None and not before.delivered:
-            for key in before.marketing:
-                recent[key].append(before.now)
+        if before is not None:
+            # By send id: one the database already holds as sent or sending counts once.
+            for send_id, profile_id, channel in before.marketing:
+                recent[(profile_id, channel)].setdefault(send_id, now)
         go: list[tuple[Claimed, Person]] = []
         for send in live:
             person = persons.get(send.profile_id, Person(send.profile_id))
@@ -251,7 +215,7 @@ class Dispatcher:
             if decision.verdict == "send":
                 go.append((send, person))
                 if send.marketing:
-                    current.marketing.append((send.profile_id, send.channel))
+                    current.marketing.append((send.id, send.profile_id, send.channel))
             else:
                 verdicts.append((send, decision))
         self._settle_decisions(verdicts)
@@ -269,7 +233,7 @@ class Dispatcher:
         self,
         send: Claimed,
         person: Person,
-        recent: dict[tuple[int, str], list[dt.datetime]],
+        recent: dict[tuple[int, str], dict[int, dt.datetime]],
         now: dt.datetime,
     ) -> Decision:
         if person.address(send.channel) is None:
@@ -278,14 +242,14 @@ class Dispatcher:
         recipient = Recipient(
             consent=person.consent(send.channel),
             suppressed=person.suppressed.get(send.channel, frozenset()),
-            marketing_sent=sent,
+            marketing_sent=list(sent.values()),
             time_zone=person.time_zone,
             held_out=self._holdouts.held_out(send, now),
         )
         decision = decide(Message(send.channel, send.marketing), recipient, now, self._caps)
         if decision.verdict == "send" and send.marketing:
             # Two sends to one customer in one round must meet the cap together.
-            sent.append(now)
+            sent[send.id] = now
         return decision
 
     def _settle_decisions(self, verdicts: Sequence[tuple[Claimed, Decision]]) -> None:
@@ -309,13 +273,13 @@ class Dispatcher:
 
     # -- e-mail --------------------------------------------------------------------------
 
-    def _build_emails(self, current: _Round, batch: Sequence[tuple[Claimed, Person]]) -> None:
+    def _build_emails(self, current: Round, batch: Sequence[tuple[Claimed, Person]]) -> None:
         """Codes and contexts for the round's e-mails, handed to the builder."""
         if not batch:
             return
-        templates, failures, batch, contexts = self._prepare(batch)
+        templates, failures, batch, contexts, current.codes = self._prepare(batch)
         # One spec object per template: pickled once per slice for the builder, not per job.
-        specs = {name: _spec(t) for name, t in templates.items()}
+        specs = {name: template_spec(t) for name, t in templates.items()}
         jobs: list[EmailJob] = []
         for (send, person), context in zip(batch, contexts, strict=True):
             spec = specs.get(send.template)
@@ -335,11 +299,11 @@ class Dispatcher:
                     send.step,
                 )
             )
-        self._fail(failures)
+        self._fail(failures, current.codes)
         current.counts["failed"] += len(failures)
         current.built = self._builder.build(jobs, current.now, self._chunk * HAND_OVER_CHUNKS)
 
-    def _deliver_emails(self, current: _Round) -> dict[str, int]:
+    def _deliver_emails(self, current: Round) -> dict[str, int]:
         """Hand over, send and record the round's e-mails, slice by slice as they are built."""
         counts: dict[str, int] = defaultdict(int)
         if current.built is None:
@@ -347,17 +311,18 @@ class Dispatcher:
         held = current.held
         transport = self._transport("email")
         # While one slice is handed over and sent, the builder makes the next.
-        for built in current.built:
-            problems = [(held[b.key][0], b.problem or "") for b in built if b.email is None]
-            self._fail(problems)
-            counts["failed"] += len(problems)
-            ready = [(*held[b.key], b.email) for b in built if b.email is not None]
-            mine = self._hand_over(ready)
-            for at in range(0, len(mine), self._chunk):
-                chunk = mine[at : at + self._chunk]
-                results = self._loop.run_until_complete(transport.send([o for _, _, o in chunk]))
-                for outcome, n in self._settle(chunk, results).items():
-                    counts[outcome] += n
+        with single_statements(self._app.ops_engine) as records:
+            for built in current.built:
+                problems = [(held[b.key][0], b.problem or "") for b in built if b.email is None]
+                self._fail(problems, current.codes)
+                counts["failed"] += len(problems)
+                ready = [(*held[b.key], b.email) for b in built if b.email is not None]
+                mine = self._hand_over(records, ready)
+                for at in range(0, len(mine), self._chunk):
+                    chunk = mine[at : at + self._chunk]
+                    sent = self._loop.run_until_complete(transport.send([o for _, _, o in chunk]))
+                    for outcome, n in self._settle(records, chunk, sent, current.codes).items():
+                        counts[outcome] += n
         return counts
 
     def _prepare(
@@ -367,13 +332,19 @@ class Dispatcher:
         list[tuple[Claimed, str]],
         list[tuple[Claimed, Person]],
         list[dict[str, Any]],
+        dict[int, str],
     ]:
-        """Templates, codes and contexts for a batch, the sends left, and failures so far."""
+        """Templates, codes and contexts for a batch, the sends left, and failures so far.
+
+        The codes, by send id, are written to their sends with the sends' results.
+        """
         templates = self._templates_for({s.template for s, _ in batch})
         failures: list[tuple[Claimed, str]] = []
         codes = self._codes(batch, failures)
         kept = [(s, p) for s, p in batch if s.offer is None or s.key in codes]
-        return templates, failures, kept, self._contexts.build(self._requests(kept, codes))
+        by_id = {s.id: codes[s.key].code for s, _ in kept if s.key in codes}
+        contexts = self._contexts.build(self._requests(kept, codes))
+        return templates, failures, kept, contexts, by_id
 
     @staticmethod
     def _requests(
@@ -397,7 +368,12 @@ class Dispatcher:
     def _codes(
         self, batch: Sequence[tuple[Claimed, Person]], failures: list[tuple[Claimed, str]]
     ) -> dict[str, IssuedCode]:
-        """Single-use codes for the sends with an offer (kept on the send); failures noted."""
+        """Single-use codes for the sends with an offer; failures noted.
+
+        A code is kept by its send's key (issuing again gives the same code), and written to
+        the send with its result: not by an UPDATE of its own, which cost a row version of
+        every send (and its index entries) and a commit a round.
+        """
         wanted = {
             send.key: (send, CodeRequest(send.key, send.profile_id, send.offer))
             for send, _ in batch
@@ -417,10 +393,6 @@ class Dispatcher:
                     codes[key] = self._promos.issue(key, request.profile_id, request.offer)
                 except Exception as err:
                     failures.append((send, f"no promo code could be issued: {err}"))
-        if codes:
-            with transaction(self._app.sessions) as session:
-                rows = [{"id": wanted[k][0].id, "promo_code": c.code} for k, c in codes.items()]
-                settle(session, self._worker, rows, release=False)
         return codes
 
     # -- SMS and push --------------------------------------------------------------------
@@ -431,22 +403,23 @@ class Dispatcher:
         counts: dict[str, int] = defaultdict(int)
         if not batch:
             return counts
-        templates, failures, batch, contexts = self._prepare(batch)
+        templates, failures, batch, contexts, codes = self._prepare(batch)
         by_channel, problems = make_texts(
             batch, contexts, templates, self._links, lambda c: self._transport(c) is not None
         )
         failures += problems
-        self._fail(failures)
+        self._fail(failures, codes)
         counts["failed"] += len(failures)
         for name, all_items in by_channel.items():
             transport = self._transport(name)
-            for start in range(0, len(all_items), TEXT_CHUNK):
-                items = self._hand_over(all_items[start : start + TEXT_CHUNK])
-                if not items:
-                    continue
-                results = self._loop.run_until_complete(transport.send([t for _, _, t in items]))
-                for outcome, n in self._settle(items, results).items():
-                    counts[outcome] += n
+            with single_statements(self._app.ops_engine) as records:
+                for start in range(0, len(all_items), TEXT_CHUNK):
+                    items = self._hand_over(records, all_items[start : start + TEXT_CHUNK])
+                    if not items:
+                        continue
+                    sent = self._loop.run_until_complete(transport.send([t for _, _, t in items]))
+                    for outcome, n in self._settle(records, items, sent, codes).items():
+                        counts[outcome] += n
         return counts
 
     def _transport(self, channel: str) -> Any:
@@ -462,23 +435,34 @@ class Dispatcher:
     # -- results -------------------------------------------------------------------------
 
     def _hand_over(
-        self, items: Sequence[tuple[Claimed, str, Any]]
+        self, records: Connection, items: Sequence[tuple[Claimed, str, Any]]
     ) -> list[tuple[Claimed, str, Any]]:
-        """The items still ours, now `sending`: only these can be in doubt after a crash."""
+        """The items still ours, now `sending`: only these can be in doubt after a crash.
+
+        `records`: see `single_statements`; the hand-over is one statement, committed
+        before anything is sent.
+        """
         now = self._app.clock.now()
-        with transaction(self._app.sessions) as session:
-            mine = hand_over(session, self._worker, [s.id for s, _, _ in items], now, self._lease)
+        with records.begin():
+            mine = hand_over(records, self._worker, [s.id for s, _, _ in items], now, self._lease)
         return [item for item in items if item[0].id in mine]
 
-    def _fail(self, failures: Sequence[tuple[Claimed, str]]) -> None:
+    def _fail(
+        self, failures: Sequence[tuple[Claimed, str]], codes: Mapping[int, str] | None = None
+    ) -> None:
         if not failures:
             return
         rows = [{"id": s.id, "status": "failed", "reason": why} for s, why in failures]
+        with_codes(rows, codes or {})
         with transaction(self._app.sessions) as session:
             settle(session, self._worker, rows)
 
     def _settle(
-        self, items: Sequence[tuple[Claimed, str, Any]], results: Sequence[DeliveryResult]
+        self,
+        records: Connection,
+        items: Sequence[tuple[Claimed, str, Any]],
+        results: Sequence[DeliveryResult],
+        codes: Mapping[int, str],
     ) -> dict[str, int]:
         now = self._app.clock.now()
         counts: dict[str, int] = defaultdict(int)
@@ -490,8 +474,11 @@ class Dispatcher:
             rows.append(row)
             if bounce is not None:
                 bounces.append(bounce)
-        with transaction(self._app.sessions) as session:
-            settle(session, self._worker, rows)
+        with_codes(rows, codes)
+        # Each row is written whole by one statement (see settle), committed before the
+        # next chunk goes: a crash leaves at most this chunk sent but not recorded.
+        with records.begin():
+            settle(records, self._worker, rows)
         if bounces:
             apply_reports(self._app, bounces, "smtp")
         return counts

@@ -11,7 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -80,6 +80,21 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session that commits when the block ends and rolls back if it raises."""
     with factory() as session, session.begin():
         yield session
+
+
+@contextmanager
+def single_statements(engine: Engine) -> Iterator[Connection]:
+    """A connection kept for a run of small writes; on PostgreSQL each statement commits alone.
+
+    On PostgreSQL (autocommit) a write of one statement is one round trip, not four (the
+    pool's ping at checkout, BEGIN, the statement, COMMIT), and a `begin()` block does not
+    make its statements one transaction: for writes where each statement stands alone. On
+    SQLite, which has no round trips, a `begin()` block is a transaction as usual.
+    """
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
 
 
 def insert_for(session: Session) -> Any:
