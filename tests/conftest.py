@@ -7,6 +7,7 @@ import os
 # Before anything loads numpy: see lifetide/__init__.py.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import datetime as dt
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,6 +77,15 @@ def synth_shop_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         with app.sessions() as session:
             sync_profiles(session, app.warehouse)
     return root / "data"
+
+
+@pytest.fixture
+def synth_shop(synth_shop_dir: Path, tmp_path: Path) -> Iterator[Lifetide]:
+    """A private copy of the resolved retailer, free to write to."""
+    data = tmp_path / "shop"
+    shutil.copytree(synth_shop_dir, data)
+    with Lifetide(load_settings(data_dir=data, env="test")) as app:
+        yield app
 
 
 @pytest.fixture

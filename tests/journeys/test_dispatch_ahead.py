@@ -135,6 +135,18 @@ def _queue(app: Lifetide, profiles: list[int]) -> None:
             )
 
 
+def _send_all(app: Lifetide) -> None:
+    """Dispatch until nothing is due, the first round full (so the next is prepared ahead)."""
+    dispatcher = Dispatcher(app, "w1")
+    try:
+        first = dispatcher.dispatch(LIMIT)
+        assert (first.claimed, first.sent) == (LIMIT, LIMIT)
+        while dispatcher.dispatch(LIMIT).claimed:
+            pass
+    finally:
+        dispatcher.close()
+
+
 def _statuses(app: Lifetide) -> dict[int, list[str]]:
     with app.sessions() as session:
         rows = session.execute(
@@ -154,14 +166,7 @@ def test_the_next_round_counts_this_rounds_marketing_against_the_daily_cap(
     # e-mail to her is still only claimed: the cap (one a day) must see it all the same.
     box, _ = mailbox
     _queue(app, [1, 2, 3, 4, 1, 6, 7, 8, 9])
-    dispatcher = Dispatcher(app, "w1")
-    try:
-        first = dispatcher.dispatch(LIMIT)
-        assert (first.claimed, first.sent) == (LIMIT, LIMIT)
-        while dispatcher.dispatch(LIMIT).claimed:
-            pass
-    finally:
-        dispatcher.close()
+    _send_all(app)
     statuses = _statuses(app)
     assert sorted(statuses[1]) == ["sent", "skipped"]
     assert all(s == ["sent"] for p, s in statuses.items() if p != 1)
@@ -253,14 +258,7 @@ def test_the_caps_count_the_round_being_delivered_once_whenever_the_next_is_gate
     app = make_app(marketing_per_day=per_day, marketing_per_week=3)
     _queue(app, [1, 2, 3, 4, 1, 6, 7, 8, 9])
     _ordered(monkeypatch, gate_first)
-    dispatcher = Dispatcher(app, "w1")
-    try:
-        first = dispatcher.dispatch(LIMIT)
-        assert (first.claimed, first.sent) == (LIMIT, LIMIT)
-        while dispatcher.dispatch(LIMIT).claimed:
-            pass
-    finally:
-        dispatcher.close()
+    _send_all(app)
     statuses = _statuses(app)
     expected = ["sent", "skipped"] if per_day == 1 else ["sent", "sent"]
     assert sorted(statuses[1]) == expected

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,11 +28,9 @@ Row = tuple[str, int, dt.datetime, float]
 
 
 @pytest.fixture
-def shop(synth_shop_dir: Path, tmp_path: Path) -> Iterator[Lifetide]:
-    data = tmp_path / "data"
-    shutil.copytree(synth_shop_dir, data)
-    with Lifetide(load_settings(data_dir=data, env="test")) as app:
-        yield app
+def shop(synth_shop: Lifetide) -> Lifetide:
+    """The resolved retailer (tests/conftest.py), free to write to."""
+    return synth_shop
 
 
 def _kept(app: Lifetide) -> set[Row]:
