@@ -332,6 +332,9 @@ TRICKY = [
     "<style>a{}</style><a href='s'>s</a><STYLE>.x{content:'<a href=\"no\">'}</STYLE>",
     "<abbr title='x'>abbr is not a</abbr><area href='area'><a-b href='custom'>",
     "<a href=''>empty</a><a href>bare attribute</a>",
+    "<!-- a - b -- c --><a href='after-dashes'>x</a><!----><a href='after-empty'>y</a>",
+    "<style>p{}</STYLE ><a href='after-upper-end'>s</a><script>if (a<b) {}</script><a href=z>",
+    "<script></scriptx><a href='inside'></script><A\thref='tab'>",
 ]
 
 
