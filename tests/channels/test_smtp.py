@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import pytest
 
+from lifetide.channels.event_loop import new_event_loop
 from lifetide.channels.messages import DeliveryResult, OutgoingEmail, outgoing_email, seven_bit
 from lifetide.channels.smtp import SmtpTransport
 from lifetide.channels.smtp_url import SmtpServer as ServerAddress
@@ -40,7 +41,7 @@ Start = Callable[..., SmtpServer]
 
 
 def send(transport: SmtpTransport, batch: list[OutgoingEmail]) -> list[DeliveryResult]:
-    """Send one batch and close the transport, on one event loop."""
+    """Send one batch and close the transport, on the dispatcher's kind of event loop."""
 
     async def run() -> list[DeliveryResult]:
         try:
@@ -48,7 +49,8 @@ def send(transport: SmtpTransport, batch: list[OutgoingEmail]) -> list[DeliveryR
         finally:
             await transport.close()
 
-    return asyncio.run(run())
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        return runner.run(run())
 
 
 def batch(count: int, prefix: str = "c") -> list[OutgoingEmail]:

@@ -21,7 +21,6 @@ yet recorded counts all the same); `close` releases the next round if it never r
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from collections import defaultdict
@@ -32,6 +31,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from lifetide.channels.bounces import BounceReport
+from lifetide.channels.event_loop import new_event_loop
 from lifetide.channels.messages import DeliveryResult
 from lifetide.channels.select import email_transport, text_transport
 from lifetide.context import Lifetide
@@ -83,7 +83,7 @@ class Dispatcher:
         self._worker = worker
         self._lease = lease
         self._caps = caps_of(lifetide)
-        self._loop = asyncio.new_event_loop()
+        self._loop = new_event_loop()
         self._transports: dict[str, Any] = {}
         settings = lifetide.settings
         self._links = Links.from_settings(settings)
