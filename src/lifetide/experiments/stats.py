@@ -187,7 +187,10 @@ def welch_test(
     difference = mu1 - mu2
     se = np.sqrt(a + b)
     with np.errstate(divide="ignore", invalid="ignore"):
-        df = (a + b) ** 2 / (a**2 / (m1 - 1) + b**2 / (m2 - 1))
+        # (a + b)^2 / (a^2 / (m1 - 1) + b^2 / (m2 - 1)), written in each arm's share of the
+        # variance: the squares of tiny variances (1e-161) underflow to 0 / 0 otherwise.
+        share1, share2 = a / (a + b), b / (a + b)
+        df = 1 / (share1**2 / (m1 - 1) + share2**2 / (m2 - 1))
         t = difference / se
     # Neither arm varies: the difference is known exactly, so it is either 0 or certain.
     constant = se == 0
