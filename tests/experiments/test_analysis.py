@@ -19,7 +19,7 @@ from lifetide.experiments.analysis import (
     as_dict,
     outcome_kind,
 )
-from lifetide.experiments.verdict import decide
+from lifetide.experiments.verdict import MIN_UNPLANNED, decide
 
 
 def _table(
@@ -156,6 +156,26 @@ def test_verdicts(
         assert "1,500" in verdict.text and "1,200" in verdict.text and "2,000" in verdict.text
     if planned is None:
         assert "no planned size" in verdict.text
+
+
+@pytest.mark.parametrize(
+    ("n_arm", "n_control", "planned", "kind"),
+    [
+        (137, 4, None, "not_enough_data"),  # the demo's global control group
+        (29, 500, None, "not_enough_data"),
+        (30, 30, None, "treatment_wins"),
+        (10, 10, 10, "treatment_wins"),  # a planned size, reached, is the test's own horizon
+    ],
+)
+def test_a_test_without_a_plan_is_read_only_once_each_arm_has_thirty(
+    n_arm: int, n_control: int, planned: int | None, kind: str
+) -> None:
+    verdict = decide(arm="B", control="A", low=0.01, high=0.03, n_arm=n_arm,
+                     n_control=n_control, planned=planned, confidence=0.95)  # fmt: skip
+    assert verdict.kind == kind
+    if kind == "not_enough_data":
+        assert f"B has {n_arm}" in verdict.text and f"A {n_control}" in verdict.text
+        assert f"at least {MIN_UNPLANNED}" in verdict.text
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,11 @@ A test is read once, when every arm has reached the planned size: reading it aga
 stopping at the first significant result makes false winners far likelier than alpha (Armitage,
 McPherson & Rowe 1969; Johari et al. 2017). Before the horizon the verdict is "not enough data"
 whatever the interval says; at it, an interval of the difference that excludes 0 names a winner,
-and one that includes 0 says no difference. Without a planned size the test is taken to be over.
+and one that includes 0 says no difference. Without a planned size the test is taken to be over,
+but only once each arm has `MIN_UNPLANNED` customers: below that the intervals rest on a normal
+approximation that a handful of customers does not support (the usual n >= 30 rule for a mean,
+and for a rate it lets at least a few successes and failures be seen), and a global control
+group of four customers reading "no difference" would pass absence of evidence off as evidence.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 VerdictKind = Literal["not_enough_data", "treatment_wins", "control_wins", "no_difference"]
+# Customers each arm needs before a test without a planned size is read (see the module).
+MIN_UNPLANNED = 30
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,13 @@ def decide(
                 f"not enough data: {arm} has {n_arm:,} and {control} {n_control:,} of the "
                 f"{planned:,} planned per arm; read the result only when both reach it",
             )
+    elif min(n_arm, n_control) < MIN_UNPLANNED:
+        return Verdict(
+            "not_enough_data",
+            None,
+            f"not enough data: {arm} has {n_arm:,} and {control} {n_control:,}; with no planned "
+            f"size, each arm needs at least {MIN_UNPLANNED} before its result is read",
+        )
     ending = "" if planned is not None else " (no planned size given: read as a finished test)"
     if low > 0:
         return Verdict(
