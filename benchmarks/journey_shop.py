@@ -226,7 +226,7 @@ class Shop:
             assert isinstance(step, Send) and step.offer is not None
             self.first_email = step.offer.model_dump(mode="json")
             started = time.perf_counter()
-            self._warehouse(app, customers, products, now)
+            self.build_warehouse(app, customers, products, now)
             self.setup_seconds["warehouse"] = time.perf_counter() - started
 
     def _rows(self, customers: int, now: dt.datetime) -> Iterator[tuple[Any, ...]]:
@@ -304,7 +304,10 @@ class Shop:
         finally:
             raw.close()
 
-    def _warehouse(self, app: Lifetide, customers: int, products: int, now: dt.datetime) -> None:
+    def build_warehouse(
+        self, app: Lifetide, customers: int, products: int, now: dt.datetime
+    ) -> None:
+        """The warehouse half of `build`: catalog, events, recommendations."""
         con = app.warehouse.duckdb
         # Products are numbered (idx) so events join them on an integer: DuckDB joins on a
         # computed string key with a nested loop, which took minutes.
