@@ -86,3 +86,27 @@ def test_holdout_and_render_settings_out_of_range_are_refused_by_name(
     monkeypatch.setenv(variable, value)
     with pytest.raises(ValueError, match=words):
         load_settings()
+
+
+def test_the_shop_is_named_by_its_setting_else_by_the_sender(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().shop_display_name == "Lifetide Demo Shop"
+    assert load_settings(email_from="shop@example.com").shop_display_name is None
+    monkeypatch.setenv("LIFETIDE_SHOP_NAME", "Glow & Co")
+    monkeypatch.setenv("LIFETIDE_SHOP_URL", "https://glow.example/")
+    settings = load_settings()
+    assert (settings.shop_display_name, settings.shop_url) == ("Glow & Co", "https://glow.example/")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("LIFETIDE_SHOP_URL", "glow.example"), ("LIFETIDE_SHOP_URL", "ftp://glow.example"),
+     ("LIFETIDE_SHOP_NAME", "")],
+)  # fmt: skip
+def test_a_bad_shop_setting_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValueError, match=variable.removeprefix("LIFETIDE_").lower()):
+        load_settings()

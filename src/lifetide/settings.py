@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import fields
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Literal
 
@@ -82,6 +83,23 @@ class Settings(BaseSettings):
         "Lifetide Demo Shop <shop@lifetide.dev>",
         description="From address of journey e-mails.",
         min_length=3,
+    )
+    shop_name: str | None = Field(
+        None,
+        description=(
+            "The shop's name in messages (`shop.name` in templates) and on the unsubscribe "
+            "pages; unset: the display name of email_from."
+        ),
+        min_length=1,
+        max_length=200,
+    )
+    shop_url: str | None = Field(
+        None,
+        description=(
+            "The shop's website (`shop.url` in templates); unset: the site of the catalog's "
+            "product pages, else base_url."
+        ),
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
     )
     smtp_url: SecretStr | None = Field(
         None,
@@ -178,6 +196,11 @@ class Settings(BaseSettings):
         if self.env == "production" and len(self.secret_key.get_secret_value()) < 32:
             raise SettingsError("LIFETIDE_SECRET_KEY must be at least 32 characters in production")
         return self
+
+    @property
+    def shop_display_name(self) -> str | None:
+        """The shop's name: shop_name, else the display name of email_from (None: neither)."""
+        return self.shop_name or parseaddr(self.email_from)[0] or None
 
     @property
     def resolved_cookie_secure(self) -> bool:

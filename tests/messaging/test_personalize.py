@@ -13,6 +13,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
+from email.utils import parseaddr
 from typing import Any
 
 import pytest
@@ -249,6 +250,18 @@ def test_before_the_first_scoring_run_lists_are_empty(app: Lifetide) -> None:
     rendered = render_email(bundled_templates()["cart-reminder"], context)
     assert "Rose Cleanser" in rendered.html and "Gift Wrap" in rendered.html
     assert "You might also like" not in rendered.html
+
+
+def test_the_shop_settings_name_the_shop_in_every_context(app: Lifetide) -> None:
+    app.settings = app.settings.model_copy(
+        update={"shop_name": "Glow & Co", "shop_url": "https://glow.example/"}
+    )
+    [context] = MessageContexts(app).build([_request(11)])
+    assert context["shop"] == {"name": "Glow & Co", "url": "https://glow.example"}
+    # Unset, the sender's name and the catalog's site (the products' pages) stand in.
+    app.settings = app.settings.model_copy(update={"shop_name": None, "shop_url": None})
+    [context] = MessageContexts(app).build([_request(11)])
+    assert context["shop"]["name"] == parseaddr(app.settings.email_from)[0]
 
 
 def test_later_events_show_once_the_clock_reaches_them(app: Lifetide) -> None:

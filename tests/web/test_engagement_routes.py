@@ -213,3 +213,11 @@ def test_public_pages_name_the_shop_not_the_studio(
     page = client.get(path(links.unsubscribe_url("k", ADA, "email", "ada@example.com"))).text
     assert 'data-testid="shop">Lifetide Demo Shop<' in page
     assert "Sign out" not in page and 'class="sidebar"' not in page
+
+
+def test_the_shop_name_setting_names_the_shop_on_public_pages(shop: Lifetide) -> None:
+    shop.settings = shop.settings.model_copy(update={"shop_name": "Glow & Co"})
+    links = Links.from_settings(shop.settings)
+    with TestClient(create_app(shop), follow_redirects=False) as client:
+        page = client.get(path(links.unsubscribe_url("k", ADA, "email", "ada@example.com"))).text
+    assert 'data-testid="shop">Glow &amp; Co<' in page and "Messages from Glow &amp; Co" in page

@@ -23,7 +23,6 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from email.utils import parseaddr
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -94,8 +93,10 @@ class MessageContexts:
         viewed: int = 4,
     ) -> None:
         self._app = lifetide
-        self._shop_name = shop_name or parseaddr(lifetide.settings.email_from)[0] or "our shop"
-        self._shop_url = shop_url.rstrip("/") if shop_url else None
+        settings = lifetide.settings
+        self._shop_name = shop_name or settings.shop_display_name or "our shop"
+        url = shop_url or settings.shop_url
+        self._shop_url = url.rstrip("/") if url else None
         self._recommendations = recommendations
         self._viewed = viewed
         self._reader = Reader()
@@ -286,7 +287,7 @@ class MessageContexts:
         }
 
     def _guess_shop_url(self, reads: _Reads) -> str:
-        # No shop URL setting: the site the catalog's product pages are on, else Lifetide's.
+        # No shop_url setting: the site the catalog's product pages are on, else Lifetide's.
         for product in reads.products.values():
             if product.get("url"):
                 parts = urlsplit(str(product["url"]))

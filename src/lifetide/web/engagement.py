@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import logging
 from dataclasses import dataclass
-from email.utils import parseaddr
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -84,7 +83,7 @@ def _public_page(
         None,
         status_code=status_code,
         # The sender's name, as the customer knows the shop from its e-mails.
-        shop_name=parseaddr(_lifetide(request).settings.email_from)[0] or "Our shop",
+        shop_name=_lifetide(request).settings.shop_display_name or "Our shop",
         channel_names=CHANNEL_NAMES,
         **context,
     )
