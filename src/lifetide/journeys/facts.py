@@ -15,6 +15,7 @@ from typing import Any, Literal
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
+from lifetide.ops.database import among
 from lifetide.ops.models import Consent, Customer, Suppression
 from lifetide.segments.compiler import members
 from lifetide.segments.rules import Rule
@@ -92,7 +93,7 @@ def people(session: Session, profile_ids: Iterable[int]) -> dict[int, Person]:
     consents: dict[int, dict[str, ConsentState]] = {}
     for customer_id, channel, state in session.execute(
         select(Consent.customer_id, Consent.channel, Consent.status).where(
-            Consent.customer_id.in_(ids), Consent.purpose == "marketing"
+            among(session, Consent.customer_id, ids), Consent.purpose == "marketing"
         )
     ):
         status: ConsentState = "granted" if state == "granted" else "denied"
@@ -110,9 +111,9 @@ def people(session: Session, profile_ids: Iterable[int]) -> dict[int, Person]:
         select(
             Suppression.channel, Suppression.address, Suppression.profile_id, Suppression.reason
         ).where(
-            ((Suppression.channel == "email") & Suppression.address.in_(emails))
-            | ((Suppression.channel == "sms") & Suppression.address.in_(phones))
-            | Suppression.profile_id.in_(ids)
+            ((Suppression.channel == "email") & among(session, Suppression.address, emails))
+            | ((Suppression.channel == "sms") & among(session, Suppression.address, phones))
+            | among(session, Suppression.profile_id, ids)
         )
     ):
         owner = addresses.get((channel, address), profile_id)
@@ -141,7 +142,7 @@ def people(session: Session, profile_ids: Iterable[int]) -> dict[int, Person]:
 
 def _customers(session: Session, ids: Iterable[int]) -> dict[int, Row[Any]]:
     """The Person columns of these customers, by id."""
-    found = session.execute(select(*_PERSON).where(Customer.id.in_(set(ids))))
+    found = session.execute(select(*_PERSON).where(among(session, Customer.id, set(ids))))
     return {row.id: row for row in found}
 
 

@@ -42,7 +42,7 @@ from lifetide.journeys.steps import (
 )
 from lifetide.journeys.store import JourneyStore, StoredInstance
 from lifetide.messaging.promos import PromoCodes, PromoError
-from lifetide.ops.database import insert_for, transaction, write_lock
+from lifetide.ops.database import among, insert_for, transaction, write_lock
 from lifetide.ops.models import (
     Customer,
     JourneyInput,
@@ -197,7 +197,7 @@ class JourneyRunner:
                 session.scalars(
                     select(JourneyInstance.id)
                     .where(
-                        JourneyInstance.id.in_(ids),
+                        among(session, JourneyInstance.id, ids),
                         JourneyInstance.claimed_by == self._worker,
                         JourneyInstance.claimed_until > now,
                     )
@@ -257,7 +257,11 @@ def _reached_goal(actions: Sequence[Action]) -> bool:
 
 def _inputs_of(session: Session, ids: list[int]) -> dict[int, list[tuple[int, Input]]]:
     found: dict[int, list[tuple[int, Input]]] = {}
-    query = select(JourneyInput).where(JourneyInput.instance_id.in_(ids)).order_by(JourneyInput.id)
+    query = (
+        select(JourneyInput)
+        .where(among(session, JourneyInput.instance_id, ids))
+        .order_by(JourneyInput.id)
+    )
     for row in session.scalars(query):
         at = aware_utc(row.at)
         props = dict(row.properties or {})

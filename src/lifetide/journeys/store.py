@@ -28,7 +28,7 @@ from lifetide.clock import Clock, aware_utc, require_aware
 from lifetide.journeys.definition import Journey, Reentry
 from lifetide.journeys.opening import open_in
 from lifetide.journeys.steps import Instance, Outcome, Status
-from lifetide.ops.database import transaction, write_lock
+from lifetide.ops.database import among, transaction, write_lock
 from lifetide.ops.models import (
     JourneyInput,
     JourneyInstance,
@@ -371,7 +371,7 @@ class JourneyStore:
                 return []
             session.execute(
                 update(JourneyInstance)
-                .where(JourneyInstance.id.in_(list(rows)))
+                .where(among(session, JourneyInstance.id, rows))
                 .values(claimed_by=worker, claimed_until=now + lease)
                 .execution_options(synchronize_session=False)
             )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -11,10 +11,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, any_, bindparam, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import QueryableAttribute, Session, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -106,3 +107,21 @@ def write_lock(session: Session) -> None:
     """On SQLite, take the write lock now, before any read the transaction's writes rely on."""
     if session.get_bind().dialect.name == "sqlite":
         session.execute(text("BEGIN IMMEDIATE"))
+
+
+def among(
+    bind: Session | Connection,
+    column: ColumnElement[Any] | QueryableAttribute[Any],
+    values: Iterable[Any],
+) -> ColumnElement[bool]:
+    """`column IN values`; on PostgreSQL `column = ANY(:array)`, one parameter for them all.
+
+    SQLAlchemy writes `IN` as one placeholder per value, so each batch size is a statement of
+    its own text: psycopg parses it afresh and cannot prepare it, and for 2,000 ids that cost
+    32 ms of client CPU a query against 8 ms for the array (measured against a local server).
+    """
+    dialect = bind.get_bind().dialect if isinstance(bind, Session) else bind.dialect
+    wanted = list(values)
+    if dialect.name == "postgresql":
+        return column == any_(bindparam(None, wanted, type_=postgresql.ARRAY(column.type)))
+    return column.in_(wanted)
