@@ -39,7 +39,7 @@ from lifetide.messaging.context_reads import (
     owners_table,
 )
 
-VIEWED = 6  # MessageContexts' default depth of recent views
+VIEWED = 4  # MessageContexts' default depth of recent views (its `viewed` argument)
 
 
 def main() -> None:
