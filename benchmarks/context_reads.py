@@ -1,16 +1,19 @@
-"""The cost of a batch's cart and view activity (the message contexts' events scan).
+"""The cost of a batch's cart and view activity: recent activity by index against a scan.
 
     .venv/bin/python benchmarks/context_reads.py [--customers 1000000] [--batches 10]
-        [--batch 200]
+        [--batch 200] [--postgres URL | --postgres '']
 
-Builds the warehouse of benchmarks/journey_shop.py (2.5 M events at a million customers) in a
-temporary folder and runs `activity_query` (messaging/context_reads.py) for batches of pool
-customers, as the dispatcher does for each round's e-mails: once for neighbouring customers
-(the events of a batch sit close together, DuckDB's min/max filters skip most of the table)
-and once for customers spread over the whole id range (what the claim's two halves give, and
-what a warehouse in time order gives whatever the batch). Process CPU includes DuckDB's
-threads. Peer, same run: a plain `SELECT` of the same columns `WHERE user_id IN (...)` with
-the batch's ids as literals, the least a scan of the events can cost.
+Builds the warehouse of benchmarks/journey_shop.py (2.5 M events at a million customers, all
+within the last 30 days) in a temporary folder, copies its cart and view events to recent
+activity (`shopper_activity`, lifetide.collect.activity) on SQLite and, unless `--postgres ''`,
+on PostgreSQL, then reads a batch's activity as the message contexts do
+(`RecentActivity.read` then `cart_and_views`) for batches of pool customers: once for
+neighbouring customers and once for customers spread over the whole id range (what the
+claim's two halves give). Peer, same run: a plain DuckDB `SELECT` of the same columns
+`WHERE user_id IN (...)` on the warehouse's events, the least the scan that recent activity
+replaced could cost (that scan itself took 1.25x this; see docs/benchmarks.md). CPU is this
+process's (DuckDB's threads included; PostgreSQL's server process not: its share is in the
+wall time).
 
 Prints a Markdown table.
 """
@@ -27,19 +30,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
-from journey_shop import POOL_EVERY, Shop, Sink, say
-from lifetide.messaging.context_reads import (
-    EVENTS,
-    Reader,
-    activity_query,
-    carts_table,
-    column,
-    owners_table,
-)
+from journey_shop import POOL_EVERY, Sink, embedded_shop, postgres_shop, say
+from lifetide.messaging.activity import cart_and_views
 
 VIEWED = 4  # MessageContexts' default depth of recent views (its `viewed` argument)
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def main() -> None:
@@ -48,43 +43,52 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=3_000)
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--batch", type=int, default=200)
+    parser.add_argument("--postgres", default=POSTGRES, help="'' skips PostgreSQL")
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="lifetide-contexts-"))
     sink = Sink.start(folder)
+    rows: list[dict[str, Any]] = []
     try:
-        shop = Shop("embedded", folder, None, sink)
-        with shop.open() as app:
-            say(f"building the warehouse ({args.customers} customers)")
-            shop.build_warehouse(app, args.customers, args.products, dt.datetime.now(dt.UTC))
-            rows = measure(app, args.customers, args.batches, args.batch)
+        stores: list[Callable[[], Any]] = [lambda: embedded_shop(folder, sink)]
+        if args.postgres:
+            stores.append(lambda: postgres_shop(folder, sink, args.postgres))
+        for make in stores:
+            with make() as shop, shop.open() as app:
+                say(f"{shop.name}: building the warehouse ({args.customers} customers)")
+                now = dt.datetime.now(dt.UTC)
+                shop.build_warehouse(app, args.customers, args.products, now)
+                started = time.perf_counter()
+                copied = app.activity.copy_from(app.warehouse)
+                say(f"copied {copied} events to recent activity in "
+                    f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+                rows += measure(app, shop.name, args.customers, args.batches, args.batch)
     finally:
         sink.stop()
         shutil.rmtree(folder, ignore_errors=True)
     print(f"date {dt.date.today().isoformat()}; batches of {args.batch}, {args.batches} each\n")
-    print("| customers of a batch | query | CPU ms a batch | wall ms a batch | rows |")
-    print("|---|---|---:|---:|---:|")
+    print("| store | customers of a batch | read | CPU ms a batch | wall ms a batch | rows |")
+    print("|---|---|---|---:|---:|---:|")
     for row in rows:
-        print(f"| {row['layout']} | {row['query']} | {row['cpu_ms']:.0f} | "
-              f"{row['wall_ms']:.0f} | {row['rows']} |")  # fmt: skip
+        print(f"| {row['store']} | {row['layout']} | {row['query']} | {row['cpu_ms']:.1f} | "
+              f"{row['wall_ms']:.1f} | {row['rows']} |")  # fmt: skip
 
 
-def measure(app: Any, customers: int, batches: int, size: int) -> list[dict[str, Any]]:
-    """Each layout, the activity query and the plain scan, `batches` batches each."""
+def measure(app: Any, store: str, customers: int, batches: int, size: int) -> list[dict[str, Any]]:
+    """Each layout: recent activity's read and the plain scan, `batches` batches each."""
     pool = list(range(POOL_EVERY, customers + 1, POOL_EVERY))
-    until = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    reader = Reader()
+    until = dt.datetime.now(dt.UTC)
     con = app.warehouse.duckdb
 
-    def activity(pids: list[int]) -> int:
-        keys = [(kind, f"{prefix}{p}", p) for p in pids
-                for kind, prefix in (("user_id", "u"), ("anonymous_id", "d"))]  # fmt: skip
-        inputs = {
-            "owners": owners_table(keys, until),
-            "carts": carts_table([(p, f"cart-{p}") for p in pids]),
-            "depth": column("depth", [VIEWED], pa.int64()),
-        }
-        return len(reader.read(app.warehouse, activity_query, {"events": EVENTS}, inputs))
+    def recent(pids: list[int]) -> int:
+        users = [f"u{p}" for p in pids]
+        devices = [f"d{p}" for p in pids]
+        carts = [(p, f"cart-{p}") for p in pids]
+        keys = [("user_id", u, p) for u, p in zip(users, pids, strict=True)]
+        keys += [("anonymous_id", d, p) for d, p in zip(devices, pids, strict=True)]
+        found = app.activity.read(users, devices, [c for _, c in carts], until)
+        lines, views = cart_and_views(found, keys, carts, VIEWED)
+        return sum(map(len, lines.values())) + sum(map(len, views.values()))
 
     def plain(pids: list[int]) -> int:
         ids = ", ".join(f"'u{p}'" for p in pids)
@@ -99,15 +103,17 @@ def measure(app: Any, customers: int, batches: int, size: int) -> list[dict[str,
         "neighbours": lambda i: pool[i * size : (i + 1) * size],
         "spread over the ids": lambda i: sorted(rng.sample(pool, size)),
     }
-    activity(pool[:size])  # compiles the query once, as a dispatcher's first round does
+    recent(pool[:size])  # the first read opens connections and prepares, as a first round does
+    plain(pool[:size])
     rows: list[dict[str, Any]] = []
     for layout, pick in layouts.items():
         picked = [pick(i) for i in range(batches)]
-        for name, query in (("activity_query", activity), ("peer: plain IN scan", plain)):
+        for name, query in (("recent activity", recent), ("peer: plain IN scan", plain)):
             cpu, wall = time.process_time(), time.perf_counter()
             found = sum(query(pids) for pids in picked)
             rows.append(
                 {
+                    "store": store,
                     "layout": layout,
                     "query": name,
                     "cpu_ms": (time.process_time() - cpu) * 1000 / batches,

@@ -9,8 +9,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from lifetide.clock import Clock, SystemClock
+from lifetide.collect.activity import RecentActivity
 from lifetide.collect.journal import Journal
+from lifetide.collect.loader import WarehouseLoader
 from lifetide.collect.sources import Sources
+from lifetide.identity.live import LiveIdentity
 from lifetide.measure import placed
 from lifetide.measure.tables import PLACED, SENDS, TOUCHES, ensure_measure_tables
 from lifetide.measure.touches import backfill
@@ -39,6 +42,16 @@ class Lifetide:
     def sessions(self) -> sessionmaker[Session]:
         """Sessions on the operational database."""
         return session_factory(self.ops_engine)
+
+    @cached_property
+    def activity(self) -> RecentActivity:
+        """Recent cart and view events by owner, kept in the operational database."""
+        return RecentActivity(self.sessions, self.clock, self.settings.activity_retention_days)
+
+    def loader(self) -> WarehouseLoader:
+        """The journal's loader into the warehouse, with live identity and recent activity."""
+        live = LiveIdentity(self.sessions, self.clock)
+        return WarehouseLoader(self.journal, self.warehouse, live, self.activity)
 
     @cached_property
     def warehouse(self) -> Warehouse:

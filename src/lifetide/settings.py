@@ -111,6 +111,15 @@ class Settings(BaseSettings):
     smtp_connections: int = Field(
         4, ge=1, le=64, description="SMTP connections kept open and used in parallel."
     )
+    activity_retention_days: int = Field(
+        30,
+        ge=1,
+        le=730,
+        description=(
+            "Days of cart and product-view events kept by customer for messages (cart lines, "
+            "recently viewed); older ones stay in the warehouse only."
+        ),
+    )
     global_holdout_percent: float = Field(
         5.0,
         ge=0,

@@ -13,14 +13,14 @@ import threading
 import time
 from collections.abc import Callable
 
-from lifetide.collect.loader import WarehouseLoader
 from lifetide.context import Lifetide
-from lifetide.identity.live import LiveIdentity
 from lifetide.journeys.engine import JourneyEngine
 from lifetide.measure.sync import MeasureCopy
 from lifetide.segments.service import SegmentService
 
 log = logging.getLogger(__name__)
+# How often recent activity drops what aged out of its window.
+EXPIRY_SECONDS = 3600.0
 
 
 class Worker:
@@ -48,6 +48,7 @@ class Worker:
         self._retry_at: dict[str, float] = {}
         # The back-off's clock (seconds, only ever compared): a test can hold it still.
         self._monotonic = monotonic
+        self._next_expiry = float("-inf")
 
     def run_once(self) -> int:
         """Do one round of every task; how many items of work were done.
@@ -62,7 +63,11 @@ class Worker:
             self._engine = JourneyEngine(self._lifetide, self._name, lease=self._lease)
         tasks: list[tuple[str, Callable[[], int]]] = []
         if self._journal:
-            tasks += [("load", self._load), ("refresh segments", self._refresh)]
+            tasks += [
+                ("load", self._load),
+                ("recent activity", self._activity),
+                ("refresh segments", self._refresh),
+            ]
         tasks += self._engine.tasks(journal=self._journal)
         if self._journal:
             # Last, so what this round sent is on the dashboards within the round.
@@ -84,9 +89,22 @@ class Worker:
         return done
 
     def _load(self) -> int:
+        return self._lifetide.loader().load_once().messages
+
+    def _activity(self) -> int:
+        """Fill recent activity from the warehouse when it is empty, then expire it hourly.
+
+        Empty on the first start after an upgrade, or with events loaded around Lifetide: a
+        copy of the window is what the loader would have kept.
+        """
+        if self._monotonic() < self._next_expiry:
+            return 0
+        self._next_expiry = self._monotonic() + EXPIRY_SECONDS
         app = self._lifetide
-        loader = WarehouseLoader(app.journal, app.warehouse, LiveIdentity(app.sessions, app.clock))
-        return loader.load_once().messages
+        added = app.activity.copy_from(app.warehouse) if app.activity.empty() else 0
+        app.activity.expire()
+        # Expiry is housekeeping, not work that should keep the loop from resting.
+        return added
 
     def _measure(self) -> int:
         app = self._lifetide

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete, select
 from typer.testing import CliRunner
 
 from lifetide.cli.app import app
+from lifetide.context import Lifetide
 from lifetide.ops.database import head_revision
+from lifetide.ops.models import ShopperActivity
+from lifetide.settings import load_settings
 from tests.imports.conftest import PRODUCTS, VALID, write_csv
 
 runner = CliRunner()
@@ -119,3 +124,40 @@ def test_installed_script_runs(export: Path) -> None:
     assert "events: 3 rows" in done.stdout
     version = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=True)
     assert version.stdout.strip() == "lifetide 0.1.0"
+
+
+def _recent_events(tmp_path: Path) -> Path:
+    """Events a day old (the CLI's clock is the system's), and one from long ago."""
+    when = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    header = ["message_id", "type", "event", "timestamp", "user_id", "product_id", "properties"]
+    return write_csv(
+        tmp_path / "events.csv",
+        [
+            header,
+            ["v1", "track", "Product Viewed", when, "C1", "P1", '{"name": "Cleanser"}'],
+            ["a1", "track", "Product Added", when, "C1", "P1", '{"cart_id": "k1"}'],
+            ["old", "track", "Product Viewed", "2024-03-01T11:50:00Z", "C1", "P1", ""],
+        ],
+    )
+
+
+def _activity_ids() -> list[str]:
+    with Lifetide(load_settings()) as app, app.sessions() as session:
+        found = session.scalars(select(ShopperActivity.message_id).order_by("message_id"))
+        return list(found)
+
+
+def test_an_events_import_fills_recent_activity_and_refresh_activity_repairs_it(
+    export: Path, tmp_path: Path
+) -> None:
+    invoke("import", "products", str(export / "products.csv"))
+    code, out, _ = invoke("import", "events", str(_recent_events(tmp_path)))
+    assert code == 0, out
+    assert _activity_ids() == ["a1", "v1"]  # the window's cart and view events, not the old one
+    code, out, _ = invoke("refresh-activity")
+    assert (code, "0 event(s) of the last 30 days added" in out) == (0, True)
+    with Lifetide(load_settings()) as app, app.sessions.begin() as session:
+        session.execute(delete(ShopperActivity))
+    code, out, _ = invoke("refresh-activity")
+    assert "2 event(s) of the last 30 days added, 0 older one(s) removed" in out
+    assert _activity_ids() == ["a1", "v1"]

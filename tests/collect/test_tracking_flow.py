@@ -12,9 +12,11 @@ import httpx
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from lifetide.collect.loader import WarehouseLoader
 from lifetide.context import Lifetide
+from lifetide.ops.models import ShopperActivity
 from lifetide.web.app import create_app
 from tests.collect.server import server_thread
 
@@ -117,6 +119,36 @@ def test_batch_is_durable_then_loaded_with_orders_and_dedup(
         ("api", "Ana@Example.com", "Ana")
     ]
     assert loader.load_once().requests == 0  # caught up
+
+
+def test_the_workers_loader_keeps_cart_and_view_events_for_messages(
+    app: Lifetide, client: TestClient, key: str
+) -> None:
+    viewed = {
+        "type": "track",
+        "event": "Product Viewed",
+        "anonymousId": "a1",
+        "messageId": "v1",
+        "properties": {"product_id": "P1", "name": "Rose Cleanser", "price": "12.50"},
+    }
+    added = {**viewed, "event": "Product Added", "messageId": "c1", "userId": "u1"}
+    added["properties"] = {"product_id": "P2", "cart_id": "k1", "quantity": 2}
+    post(client, key, [viewed, added, ORDER])
+    assert app.loader().load_all() == 3
+    post(client, key, [viewed])  # a re-send
+    app.loader().load_all()
+    with app.sessions() as session:
+        kept = session.execute(
+            select(
+                ShopperActivity.message_id, ShopperActivity.user_id, ShopperActivity.anonymous_id,
+                ShopperActivity.product_id, ShopperActivity.cart_id, ShopperActivity.quantity,
+                ShopperActivity.name, ShopperActivity.price,
+            ).order_by(ShopperActivity.message_id)
+        ).all()  # fmt: skip
+    assert [tuple(r) for r in kept] == [
+        ("c1", "u1", "a1", "P2", "k1", 2, None, None),
+        ("v1", None, "a1", "P1", None, None, "Rose Cleanser", Decimal("12.50")),
+    ]
 
 
 def test_refunds_mark_items_and_order(app: Lifetide, client: TestClient, key: str) -> None:

@@ -21,10 +21,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from lifetide.clock import ManualClock
-from lifetide.collect.loader import WarehouseLoader
 from lifetide.context import Lifetide
 from lifetide.experiments.holdouts import GLOBAL, HELD_OUT, TREATED, Holdout, journey_key
-from lifetide.identity.live import LiveIdentity
 from lifetide.journeys.engine import JourneyEngine
 from lifetide.journeys.files import bundled_journeys
 from lifetide.journeys.store import JourneyStore
@@ -69,9 +67,7 @@ class Shop:
 
     def settle(self) -> None:
         """Run the worker's tasks until none has anything left to do."""
-        loader = WarehouseLoader(
-            self.app.journal, self.app.warehouse, LiveIdentity(self.app.sessions, self.clock)
-        )
+        loader = self.app.loader()  # as the worker makes it: live identity, recent activity
         for _ in range(50):
             loaded = loader.load_all()
             done = self.engine.run_until_idle()

@@ -15,9 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from lifetide.clock import ManualClock
-from lifetide.collect.loader import WarehouseLoader
 from lifetide.context import Lifetide
-from lifetide.identity.live import LiveIdentity
 from lifetide.journeys.definition import Split
 from lifetide.journeys.engine import JourneyEngine
 from lifetide.journeys.files import bundled_journeys
@@ -56,8 +54,7 @@ def _track(app: Lifetide, *messages: dict[str, Any]) -> None:
     ]
     body = orjson.dumps({"batch": batch})
     app.journal.append(body, received_at=at, messages=len(batch), source_id=1).result()
-    loader = WarehouseLoader(app.journal, app.warehouse, LiveIdentity(app.sessions, app.clock))
-    loader.load_all()
+    app.loader().load_all()
 
 
 def _added(cart: str, user: str = "u1") -> dict[str, Any]:
@@ -155,9 +152,7 @@ def test_events_older_than_two_days_start_no_journey(shop: Lifetide, clock: Manu
     at = clock.now()
     body = orjson.dumps({"batch": [{"messageId": "old", **old}]})
     shop.journal.append(body, received_at=at, messages=1, source_id=1).result()
-    WarehouseLoader(
-        shop.journal, shop.warehouse, LiveIdentity(shop.sessions, shop.clock)
-    ).load_all()
+    shop.loader().load_all()
     JourneyEngine(shop, "w1").consume_events()
     assert _instances(shop) == []
 

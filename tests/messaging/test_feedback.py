@@ -17,7 +17,6 @@ from lifetide.channels.bounces import BounceReport
 from lifetide.clock import ManualClock
 from lifetide.collect.loader import WarehouseLoader
 from lifetide.context import Lifetide
-from lifetide.identity.live import LiveIdentity
 from lifetide.journeys.definition import Journey
 from lifetide.journeys.policy import Caps, Message, Recipient, decide
 from lifetide.journeys.store import JourneyStore
@@ -307,8 +306,7 @@ def test_the_journaled_unsubscribe_keeps_consent_denied(messaging_app: Lifetide)
     app = messaging_app
     feedback.unsubscribe(app, ADA, "email", "ada@example.com", source="one-click")
     # The loader and the live identity step read the same event later from the stream.
-    loader = WarehouseLoader(app.journal, app.warehouse, LiveIdentity(app.sessions, app.clock))
-    assert loader.load_all() == 1
+    assert app.loader().load_all() == 1
 
     assert consent_of(app, ADA, "email") == ("denied", "one-click")
     events = app.warehouse.duckdb.execute(

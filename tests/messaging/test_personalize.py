@@ -168,6 +168,8 @@ def _fill(app: Lifetide) -> None:
     _sql(app, PRODUCTS)
     _sql(app, EVENTS)
     _customers(app)
+    # Loaded around the journal loader: copied to recent activity as an import does.
+    app.activity.copy_from(app.warehouse)
 
 
 def _scored(app: Lifetide) -> None:
@@ -335,6 +337,7 @@ def test_what_the_catalog_lacks_comes_from_the_latest_event(app: Lifetide) -> No
           'Hue', 8, NULL, NULL, '{"name": "Brush"}')
         """,
     )
+    app.activity.copy_from(app.warehouse)
     [context] = MessageContexts(app).build([_request(11, "c-new")])
     # Each group's latest event describes it: the cart line's, the view's.
     [line] = context["cart"]["items"]

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from lifetide import __version__
-from lifetide.cli.data import import_, imports, summary, synth
+from lifetide.cli.data import import_, imports, refresh_activity, summary, synth
 from lifetide.cli.db import db_app
 from lifetide.cli.demo import demo
 from lifetide.cli.experiments import experiment_app
@@ -60,6 +60,7 @@ app.command()(demo)
 app.command()(synth)
 app.command("import")(import_)
 app.command()(imports)
+app.command("refresh-activity")(refresh_activity)
 app.command()(summary)
 app.command()(serve)
 app.command()(load)

@@ -1,4 +1,4 @@
-"""Commands that put data in and show it: synth, import, imports, summary."""
+"""Commands that put data in and show it: synth, import, imports, refresh-activity, summary."""
 
 from __future__ import annotations
 
@@ -100,6 +100,10 @@ def import_one(app: Lifetide, table: str, path: Path) -> ImportResult | None:
             return None
     earlier = log.last_success(table, result.sha256)
     log.succeeded(result, started, app.clock.now())
+    if table == "events" and result.changed:
+        # Messages read carts and views from the operational database's copy of them.
+        with console.status("copying recent cart and view events for messages"):
+            app.activity.copy_from(app.warehouse)
     c = result.counts
     console.print(
         f"[green]{table}[/]: {result.rows:,} rows from {path.name}: "
@@ -135,6 +139,19 @@ def imports(
             f"{r.error_count:,}",
         )
     console.print(table)
+
+
+def refresh_activity(ctx: typer.Context) -> None:
+    """Copy the warehouse's recent cart and view events to where messages read them."""
+    with state_of(ctx).lifetide() as app:
+        added = app.activity.copy_from(app.warehouse)
+        expired = app.activity.expire()
+    days = app.settings.activity_retention_days
+    console.print(
+        f"recent activity: {added:,} event(s) of the last {days} days added, "
+        f"{expired:,} older one(s) removed",
+        highlight=False,
+    )
 
 
 def summary(ctx: typer.Context) -> None:

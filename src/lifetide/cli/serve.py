@@ -8,9 +8,7 @@ import typer
 from rich.table import Table as RichTable
 
 from lifetide.cli.state import console, fail, state_of
-from lifetide.collect.loader import WarehouseLoader
 from lifetide.collect.sources import SourceError
-from lifetide.identity.live import LiveIdentity
 from lifetide.messaging.template_store import TemplateStore
 from lifetide.worker import Worker
 
@@ -58,8 +56,7 @@ def serve(
 def load(ctx: typer.Context) -> None:
     """Load everything waiting in the tracking journal into the warehouse, then stop."""
     with state_of(ctx).lifetide() as app:
-        live = LiveIdentity(app.sessions, app.clock)
-        loaded = WarehouseLoader(app.journal, app.warehouse, live).load_all()
+        loaded = app.loader().load_all()
         console.print(f"loaded {loaded:,} message(s) into the warehouse")
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from lifetide.collect.activity import RecentActivity
 from lifetide.collect.ecommerce import Rows, map_messages
 from lifetide.collect.intake import inflate
 from lifetide.collect.internal import trusted_profile
@@ -48,11 +49,16 @@ class WarehouseLoader:
     """Follows the journal and writes what it finds into the warehouse."""
 
     def __init__(
-        self, journal: Journal, warehouse: Warehouse, live: LiveIdentity | None = None
+        self,
+        journal: Journal,
+        warehouse: Warehouse,
+        live: LiveIdentity | None = None,
+        activity: RecentActivity | None = None,
     ) -> None:
         self._journal = journal
         self._warehouse = warehouse
         self._live = live
+        self._activity = activity
 
     def load_once(self, max_requests: int = 2000) -> Loaded:
         """Load up to `max_requests` journaled requests; nothing to do gives zeros."""
@@ -74,7 +80,8 @@ class WarehouseLoader:
             _upsert_customers(con, rows.customers)
             orders = _write(con, ORDERS, _last_by(rows.orders, ("order_id",)))
             _write(con, ORDER_ITEMS, _last_by(rows.order_items, ("order_id", "line_number")))
-            inserted = _write(con, EVENTS, _first_by(rows.events, ("message_id",)))
+            events = _first_by(rows.events, ("message_id",))
+            inserted = _write(con, EVENTS, events)
             if touches:
                 # A re-sent event is one touch, like its one event.
                 unique = _first_by(touches, ("message_id",))
@@ -89,6 +96,9 @@ class WarehouseLoader:
             # After the warehouse commit and before the cursor moves: a failure replays the
             # batch, and both steps are idempotent.
             self._live.apply(messages)
+        if self._activity is not None:
+            # Also idempotent (kept by message id): a replayed batch adds nothing.
+            self._activity.record(events)
         last = entries[-1].seq
         self._journal.advance(CURSOR, last)
         return Loaded(len(entries), len(messages), inserted, orders, last)

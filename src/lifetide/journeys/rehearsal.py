@@ -30,6 +30,7 @@ import orjson
 from sqlalchemy import select
 
 from lifetide.clock import ManualClock, aware_utc
+from lifetide.collect.activity import RecentActivity
 from lifetide.collect.loader import WarehouseLoader
 from lifetide.context import Lifetide
 from lifetide.identity.live import LiveIdentity
@@ -174,7 +175,10 @@ def rehearse(
     start = clock.now()
     audience = Audience(profile_order_times(app, start), seed)
     engine = JourneyEngine(app, "rehearsal")
-    loader = WarehouseLoader(app.journal, app.warehouse, LiveIdentity(app.sessions, clock))
+    activity = RecentActivity(app.sessions, clock, app.settings.activity_retention_days)
+    loader = WarehouseLoader(
+        app.journal, app.warehouse, LiveIdentity(app.sessions, clock), activity
+    )
     copy = MeasureCopy(app.sessions, app.warehouse, clock)
     done = Rehearsed()
     pending: list[tuple[dt.datetime, int, Reaction]] = []

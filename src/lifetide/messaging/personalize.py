@@ -1,11 +1,11 @@
 """The context each message is rendered with, built for a whole batch of sends at once.
 
-One batch costs a fixed number of reads, never one per message: two or three on the
-operational database (customers, following merges to the survivor; their identifiers) and at
-most four on the warehouse (predictions, recommendations, cart lines and viewed products in
-one scan of the events, products), plus a fifth when the catalog lacks a product that an
-event names (see lifetide.messaging.context_reads). A table that does not exist yet (no
-scoring run) gives empty values, not errors.
+One batch costs a fixed number of reads, never one per message: on the operational database,
+two or three for the customers (following merges to the survivor) and their identifiers, and
+two for their recent cart and view events (by user id, and by device; see
+lifetide.collect.activity); on the warehouse at most three (predictions, recommendations,
+products). A warehouse table that does not exist yet (no scoring run) gives empty values, not
+errors.
 Events after the clock's now are ignored, so a simulation never shows what comes later.
 
 The context of one message (documented for marketers in docs/templates.md):
@@ -31,17 +31,14 @@ import pyarrow as pa
 from sqlalchemy import select
 
 from lifetide.clock import naive_utc
+from lifetide.collect.activity import RecentActivity
 from lifetide.context import Lifetide
+from lifetide.messaging.activity import cart_and_views
 from lifetide.messaging.context_reads import (
-    EVENTS,
     PRODUCTS,
     RECOMMENDATIONS,
     Reader,
-    activity_query,
-    carts_table,
     column,
-    details_query,
-    owners_table,
     predictions_query,
     products_query,
     recommendations_query,
@@ -100,6 +97,9 @@ class MessageContexts:
         self._recommendations = recommendations
         self._viewed = viewed
         self._reader = Reader()
+        self._activity = RecentActivity(
+            lifetide.sessions, lifetide.clock, settings.activity_retention_days
+        )
         # DuckDB gives each thread a cursor of its own; other engines' Ibis backends share
         # one connection, so this object's reads on them take turns.
         self._shared = threading.Lock()
@@ -148,10 +148,14 @@ class MessageContexts:
                     str(row["product_id"])
                 )
         keys = self._keys(profiles)
-        activity: dict[str, pa.Table] = {}
-        if "events" in present and keys and (carts or self._viewed > 0):
-            activity = {"owners": owners_table(keys, until), "carts": carts_table(carts)}
-            self._activity(reads, set(carts), activity)
+        if keys and (carts or self._viewed > 0):
+            rows = self._activity.read(
+                [v for k, v, _ in keys if k in RECORD_KINDS],
+                [v for k, v, _ in keys if k not in RECORD_KINDS],
+                sorted({cart for _, cart in carts}),
+                until,
+            )
+            reads.carts, reads.viewed = cart_and_views(rows, keys, carts, self._viewed)
         ids = {i["product_id"] for items in reads.carts.values() for i in items}
         ids |= {v["product_id"] for views in reads.viewed.values() for v in views}
         ids |= {p for found in reads.recommended.values() for p in found}
@@ -170,67 +174,8 @@ class MessageContexts:
                     {"wanted": column("product_id", sorted(ids), pa.string())},
                 )
             }
-        if activity:
-            self._details(reads, activity)
         shop = {"name": self._shop_name, "url": self._shop_url or self._guess_shop_url(reads)}
         return [self._context(r, survivors[r.profile_id], reads, shop) for r in requests]
-
-    def _activity(
-        self, reads: _Reads, carts: set[tuple[int, str]], inputs: dict[str, pa.Table]
-    ) -> None:
-        """The batch's cart lines and recent views, from one scan of the events."""
-        lines: list[dict[str, Any]] = []
-        views: list[dict[str, Any]] = []
-        for row in self._reader.read(
-            self._app.warehouse,
-            activity_query,
-            {"events": EVENTS},
-            {**inputs, "depth": column("depth", [self._viewed], pa.int64())},
-        ):
-            if row["cart_id"] is None:
-                views.append(row)
-            elif (row["profile_id"], row["cart_id"]) in carts and row["quantity"] > 0:
-                lines.append(row)
-        lines.sort(key=lambda r: (r["profile_id"], r["cart_id"], r["first_at"], r["product_id"]))
-        for row in lines:
-            line = {"product_id": row["product_id"], "quantity": row["quantity"], "price": None}
-            reads.carts.setdefault((row["profile_id"], row["cart_id"]), []).append(line)
-        views.sort(key=lambda r: (r["profile_id"], r["place"]))
-        for row in views:
-            view = {"product_id": row["product_id"], "viewed_at": row["last_at"]}
-            reads.viewed.setdefault(row["profile_id"], []).append(view)
-
-    def _details(self, reads: _Reads, inputs: dict[str, pa.Table]) -> None:
-        """What the events say of products the catalog lacks (or has no price for).
-
-        Read apart, and only when needed: see lifetide.messaging.context_reads.
-        """
-        catalog = reads.products
-        wanted: dict[tuple[int, str | None, str], dict[str, Any]] = {}
-        for (profile, cart), items in reads.carts.items():
-            for line in items:
-                product = catalog.get(line["product_id"])
-                if product is None or product["price"] is None:
-                    wanted[(profile, cart, line["product_id"])] = line
-        for profile, views in reads.viewed.items():
-            for view in views:
-                if view["product_id"] not in catalog:
-                    wanted[(profile, None, view["product_id"])] = view
-        if not wanted:
-            return
-        ids = sorted({product for _, _, product in wanted})
-        for row in self._reader.read(
-            self._app.warehouse,
-            details_query,
-            {"events": EVENTS},
-            {**inputs, "wanted": column("product_id", ids, pa.string())},
-        ):
-            found = wanted.get((row["profile_id"], row["cart_id"], row["product_id"]))
-            if found is not None:
-                found.update(
-                    name=row["name"], category=row["category"], brand=row["brand"],
-                    price=row["price"],
-                )  # fmt: skip
 
     def _context(
         self, r: ContextRequest, profile: int, reads: _Reads, shop: dict[str, str]

@@ -6,6 +6,7 @@ importable from here.
 """
 
 from lifetide.ops.models.accounts import ApiToken, LoginAttempt, User, UserSession
+from lifetide.ops.models.activity import ShopperActivity
 from lifetide.ops.models.base import NAMING, Base, Id
 from lifetide.ops.models.intake import ImportRun, Source
 from lifetide.ops.models.journeys import (
@@ -52,6 +53,7 @@ __all__ = [
     "Segment",
     "SegmentRefresh",
     "SegmentVersion",
+    "ShopperActivity",
     "Source",
     "Suppression",
     "User",
