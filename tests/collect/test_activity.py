@@ -85,6 +85,21 @@ def test_record_keeps_cart_and_view_events_once(activity: RecentActivity, engine
     }  # fmt: skip
 
 
+def test_a_large_batch_is_kept_once_too(activity: RecentActivity, engine: Engine) -> None:
+    # Past the size PostgreSQL is given by COPY; a replay and a repeat inside the batch.
+    activity.record([row("v7")])
+    rows = [row(f"v{i}", user=f"u{i}") for i in range(3_000)] + [row("v5")]
+    assert activity.record(rows) == 2_999
+    assert activity.record(rows) == 0
+    assert len(kept(activity, engine)) == 3_000
+    [found] = activity.read(["u42"], [], [], NOW)
+    assert (found["product_id"], found["price"], found["at"]) == (
+        "p1",
+        Decimal("12.50"),
+        dt.datetime(2026, 5, 10, 11, 0),
+    )
+
+
 def test_read_by_user_and_by_device_only_when_no_one_signed_in(
     activity: RecentActivity,
 ) -> None:

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, or_, select
+from sqlalchemy import Connection, delete, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lifetide.clock import Clock, aware_utc, naive_utc
@@ -36,6 +36,23 @@ KINDS = (PRODUCT_ADDED, PRODUCT_REMOVED, PRODUCT_VIEWED)
 # Rows a statement inserts: large enough to amortize a round trip, small enough for SQLite's
 # limit on bound parameters (insertmanyvalues splits it further where needed).
 _CHUNK = 5_000
+# From this many rows, PostgreSQL is given them by COPY (see _copy_postgres).
+_COPY_FROM = 2_000
+# The columns a kept event is written with.
+_COLUMNS = (
+    "message_id",
+    "user_id",
+    "anonymous_id",
+    "event",
+    "product_id",
+    "cart_id",
+    "quantity",
+    "name",
+    "category",
+    "brand",
+    "price",
+    "at",
+)
 # What a read gives per event (the columns of `shopper_activity` a context uses).
 READ_COLUMNS = (
     "user_id",
@@ -164,17 +181,49 @@ class RecentActivity:
     def _insert(self, rows: list[dict[str, Any]]) -> int:
         if not rows:
             return 0
-        added = 0
         with transaction(self._sessions) as session:
-            # RETURNING counts what was new: an executemany's rowcount is not reliable.
-            statement = (
-                insert_for(session)(ShopperActivity)
-                .on_conflict_do_nothing(index_elements=["message_id"])
-                .returning(ShopperActivity.id)
+            connection = session.connection()
+            if connection.dialect.name == "postgresql" and len(rows) >= _COPY_FROM:
+                return _copy_postgres(connection, rows)
+            # Core, not the ORM's bulk insert: a third of the time for a large copy.
+            table = ShopperActivity.__table__
+            statement = insert_for(session)(table).on_conflict_do_nothing(
+                index_elements=["message_id"]
             )
+            added = 0
             for chunk in _chunks(rows, _CHUNK):
-                added += len(session.execute(statement, chunk).all())
-        return added
+                if connection.dialect.name == "postgresql":
+                    # psycopg's executemany does not sum rowcount; RETURNING says what was new.
+                    returning = statement.returning(table.c.id)
+                    added += len(connection.execute(returning, chunk).all())
+                else:
+                    added += max(connection.execute(statement, chunk).rowcount, 0)
+            return added
+
+
+def _copy_postgres(connection: Connection, rows: list[dict[str, Any]]) -> int:
+    """Insert `rows` through COPY into a temporary table, skipping message ids already kept.
+
+    Ten times the rows a second of an INSERT per row for a copy of millions of events.
+    """
+    columns = ", ".join(_COLUMNS)
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE _lifetide_activity ON COMMIT DROP AS "
+            f"SELECT {columns} FROM shopper_activity WITH NO DATA"
+        )
+        with cursor.copy(f"COPY _lifetide_activity ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(tuple(row[c] for c in _COLUMNS))
+        cursor.execute(
+            f"INSERT INTO shopper_activity ({columns}) SELECT {columns} FROM _lifetide_activity "
+            "ON CONFLICT (message_id) DO NOTHING"
+        )
+        added: int = cursor.rowcount
+        cursor.execute("DROP TABLE _lifetide_activity")
+    return max(added, 0)
 
 
 def _owners(session: Session, users: Sequence[str], devices: Sequence[str]) -> Iterator[Any]:
