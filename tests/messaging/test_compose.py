@@ -10,6 +10,7 @@ from collections.abc import Callable
 from email.message import EmailMessage
 from email.policy import SMTP, default
 from email.utils import parseaddr
+from html import escape as html_escape
 from html.parser import HTMLParser
 
 import pytest
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 
 from lifetide.messaging.compose import (
     _INLINER,
+    _with_pixel,
     anchors,
     build_email,
     compose_email,
@@ -203,6 +205,20 @@ def test_links_are_tracked_and_decode_to_the_original_with_utm(
     assert re.search(r'<a href="https://lifetide\.example\.com/t/c/[^"]+" data-x="">Unquoted', html)
 
 
+def test_href_selectors_see_the_shop_s_address_not_the_tracked_one(links: Links) -> None:
+    # Why links are rewritten after inlining: the rule matches the address the marketer wrote.
+    html = (
+        '<html><head><style>a[href*="shop.example.com"] { color: #e36414; }</style></head>'
+        '<body><a href="https://shop.example.com/cart">Cart</a></body></html>'
+    )
+    body = _parsed(_compose(links, html)).get_body(("html",))
+    assert body is not None
+    assert re.search(
+        r'<a href="https://lifetide\.example\.com/t/c/[^"]+" style="color: #e36414;">Cart',
+        body.get_content(),
+    )
+
+
 def test_the_open_pixel_is_the_last_thing_in_the_body(links: Links, signer: LinkSigner) -> None:
     body = _parsed(_compose(links, _footer(links))).get_body(("html",))
     assert body is not None
@@ -211,6 +227,30 @@ def test_the_open_pixel_is_the_last_thing_in_the_body(links: Links, signer: Link
     assert pixel is not None
     assert signer.verify("open", pixel.group(2)) == {"k": KEY}
     assert re.search(r'width="1" height="1"[^>]*/>\s*</body>', html)
+
+
+def test_the_open_pixel_stays_out_of_the_end_tag_after_a_turkish_capital_i(links: Links) -> None:
+    # "İ".lower() is two characters: a search in the lower-cased text pointed past "</".
+    body = _parsed(_compose(links, "<p>İlkay İnce, your cart</p>")).get_body(("html",))
+    assert body is not None
+    html = body.get_content()
+    assert re.search(r'width="1" height="1"[^>]*/></body>', html)
+    assert "</<img" not in html
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("<html><body><p>x</p></body></html>", "<html><body><p>x</p>P</body></html>"),
+        ("<BODY>x</BODY >", "<BODY>xP</BODY >"),
+        ("a</Body>b</bOdY>c", "a</Body>bP</bOdY>c"),
+        ("İİ</body>İ", "İİP</body>İ"),
+        ("<p>no end tag</p></bod", "<p>no end tag</p></bodP"),
+        ("", "P"),
+    ],
+)
+def test_the_pixel_goes_before_the_last_body_end_tag(source: str, expected: str) -> None:
+    assert _with_pixel(source, "P") == expected
 
 
 def test_without_a_text_template_the_text_comes_from_the_html(links: Links) -> None:
@@ -335,6 +375,15 @@ TRICKY = [
     "<!-- a - b -- c --><a href='after-dashes'>x</a><!----><a href='after-empty'>y</a>",
     "<style>p{}</STYLE ><a href='after-upper-end'>s</a><script>if (a<b) {}</script><a href=z>",
     "<script></scriptx><a href='inside'></script><A\thref='tab'>",
+    # Tags as css_inline writes them (double quotes only), and near misses of that shape.
+    '<p class="x" style="a: b;"><a class="y" href="plain">p</a></p >',
+    '<p a="1"b="2"><a href="no-space-between">x</a><td a="<a href=\'in\'>">',
+    "<p a=\"1\" b='<a href=\"single\">'><a href='after-single'>",
+    '<p "q"="r" s"t="u"><a href="after-quote-names">',
+    '<p =x="y"><a href="after-equals-name"></p class="z"><a href="after-end-attrs">',
+    '</td ><a href="end-space"></td\n><a href="end-newline"><br/><a href="after-br">',
+    '<p\ta="1"\n b="2"\t><a href=tabs>',
+    '<p a="1" b><a href="after-bare">',
 ]
 
 
@@ -378,6 +427,10 @@ PATHOLOGICAL = [
     "<a " + 'x="y" ' * 50_000,
     "<a x='y'<b " * 50_000,
     "<style x=" * 50_000,
+    # Tags the double-quotes-only rule starts on and gives up (the general one ends them).
+    '<p x="y"z ' * 50_000,
+    "<p " + 'x="y" ' * 50_000,
+    '</p x="y" ' * 50_000,
 ]
 
 
@@ -398,6 +451,8 @@ _PIECES = st.sampled_from(
         "<A HREF='https://c.example/'>", '<a title="x > y" href="https://d.example/">',
         "<a href='mailto:m@example.com'>", '<a\nhref="https://e.example/"\n>',
         '<div data-x="<a href=\'no\'>">', "<a href>", '<a href="" data-flag>',
+        '<p a="1"b="2">', '<td class="k" style="x: \'y\'">', '</p class="z">', "<p =x>",
+        '<a class="c" href="https://f.example/?a=1&amp;b=&quot;2&quot;" style="color: blue">',
     ]
 )  # fmt: skip
 
@@ -435,6 +490,51 @@ def test_anchors_in_inlined_html_match_htmlparser(pieces: list[str]) -> None:
 @example(".a@x.com")
 def test_split_address_reads_addresses_as_parseaddr_does(value: str) -> None:
     assert split_address(value) == parseaddr(value)
+
+
+def _rebuilt_from_anchors(source: str, rewrite: Callable[[str], str | None]) -> str:
+    # rewrite_links as it was: every anchor's attributes parsed, then the tag rebuilt.
+    pieces, cursor = [], 0
+    for start, end, attrs in anchors(source):
+        href = next((value for name, value in attrs if name == "href"), None)
+        target = rewrite(href) if href is not None else None
+        if target is None:
+            continue
+        kept: list[tuple[str, str | None]] = []
+        for name, value in attrs:
+            if name == "href":
+                if any(n == "href" for n, _ in kept):
+                    continue
+                value = target
+            kept.append((name, value))
+        rebuilt = "".join(
+            f" {name}" if value is None else f' {name}="{html_escape(value, quote=True)}"'
+            for name, value in kept
+        )
+        pieces += [source[cursor:start], f"<a{rebuilt}>"]
+        cursor = end
+    return "".join([*pieces, source[cursor:]]) if pieces else source
+
+
+def _tracked(href: str) -> str | None:
+    return f'https://t.example/?u={href}&x="1"' if href.startswith("https://") else None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=25), st.booleans())
+def test_rewritten_tags_are_built_from_their_parsed_attributes(
+    pieces: list[str], inlined: bool
+) -> None:
+    source = "<html><body>" + "".join(pieces) + "</body></html>"
+    if inlined:
+        source = _INLINER.inline(source)
+    assert rewrite_links(source, _tracked) == _rebuilt_from_anchors(source, _tracked)
+
+
+@pytest.mark.parametrize("source", TRICKY)
+def test_rewritten_tricky_tags_are_built_from_their_parsed_attributes(source: str) -> None:
+    rewrite = lambda href: f"T{href}" if href else None  # noqa: E731
+    assert rewrite_links(source, rewrite) == _rebuilt_from_anchors(source, rewrite)
 
 
 # -- how the parts go on the wire ------------------------------------------------------------

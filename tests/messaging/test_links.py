@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlsplit
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from lifetide.messaging.links import Links, campaign_id, is_web_link, with_utm
-from lifetide.messaging.tokens import BadToken, LinkSigner, Purpose
+from lifetide.messaging.tokens import _JSON, BadToken, LinkSigner, Purpose, compact_json
 from lifetide.settings import load_settings
 from tests.messaging.conftest import BASE, SECRET
 
@@ -37,6 +40,48 @@ def test_utm_tags_merge_into_the_query(url: str, expected: str) -> None:
     assert tagged == expected
     names = [name for name, _ in parse_qsl(urlsplit(tagged).query, keep_blank_values=True)]
     assert len(names) == len(set(names)), "no parameter twice"
+
+
+def _merged_by_parsing(url: str, journey_id: int | None, step: str, medium: str) -> str:
+    # with_utm as it was: every query parsed, whether or not it could hold a UTM tag.
+    parts = urlsplit(url)
+    present = {name for name, _ in parse_qsl(parts.query, keep_blank_values=True)}
+    tags = {
+        "utm_source": "lifetide",
+        "utm_medium": medium,
+        "utm_campaign": campaign_id(journey_id),
+        "utm_content": step,
+    }
+    added = [(name, value) for name, value in tags.items() if name not in present]
+    if not added:
+        return url
+    merged = f"{parts.query}&{urlencode(added)}" if parts.query else urlencode(added)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", merged, parts.fragment))
+
+
+_QUERY_PIECES = st.sampled_from(
+    ["utm_source=x", "utm_medium", "utm%5Fcontent=y", "%75tm_campaign=z", "utm+source=w",
+     "UTM_SOURCE=v", "a=1", "b=", "c", "d=%20e", "f=g+h", "&", "=", "utm_", "%", "%zz"]
+)  # fmt: skip
+
+
+@settings(max_examples=300)
+@given(
+    path=st.sampled_from(["", "/", "/p/1", "/é"]),
+    query=st.lists(_QUERY_PIECES, max_size=6).map("&".join),
+    fragment=st.sampled_from(["", "#top", "#utm_source=x"]),
+    journey_id=st.sampled_from([None, 7]),
+    step=st.sampled_from(["first_email", "a b&c"]),
+    medium=st.sampled_from(["email", "sms"]),
+)
+@example(path="/p", query="a=1", fragment="", journey_id=7, step="s", medium="email")
+def test_utm_tags_merge_as_a_parsed_query_says(
+    path: str, query: str, fragment: str, journey_id: int | None, step: str, medium: str
+) -> None:
+    # Queries without "utm_" or "%" skip parsing; every query gets what parsing gives.
+    url = f"https://shop.example.com{path}" + (f"?{query}" if query else "") + fragment
+    tagged = with_utm(url, journey_id=journey_id, step=step, medium=medium)  # type: ignore[arg-type]
+    assert tagged == _merged_by_parsing(url, journey_id, step, medium)
 
 
 def test_campaigns_are_named_after_journeys() -> None:
@@ -152,8 +197,24 @@ def test_a_token_signed_with_another_secret_is_refused(signer: LinkSigner) -> No
 def test_tokens_are_what_itsdangerous_signs(
     signer: LinkSigner, purpose: Purpose, data: dict[str, object]
 ) -> None:
-    # sign() computes the HMAC itself; the token must be byte for byte the Signer's.
+    # sign() writes the JSON and base64 itself; the token must be byte for byte the Signer's.
     token = signer.sign(purpose, data)
     payload, _ = token.split(".")
     assert token == signer._signer(purpose).sign(payload).decode("ascii")
     assert signer.verify(purpose, token) == data
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=500)
+@given(st.dictionaries(st.text(), _JSON_VALUES, max_size=5))
+@example({"k": "1:a:1", "u": 'https://shop.example.com/p/é?a=1&b="2"\n\u2028'})
+@example({"k": "1:a:1", "p": -42, "c": "email", "a": "ada@example.com"})
+@example({"n": True, "f": 1.5, "x": None})
+def test_token_json_is_what_the_encoder_writes(data: dict[str, Any]) -> None:
+    assert compact_json(data) == _JSON.encode(data)

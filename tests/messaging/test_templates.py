@@ -112,6 +112,23 @@ def test_money_refuses_what_is_not_a_number() -> None:
         _text("{{ 'abc'|money }}")
 
 
+@pytest.mark.parametrize(
+    "text", ["0", "-0", "0.005", "-0.005", "2.675", "1E+3", "12.3456", "-1234567.891", "1E-9"]
+)
+def test_money_reads_a_decimal_as_its_text(text: str) -> None:
+    # A Decimal is quantized as it is, not through str(): the same amount either way.
+    assert money(Decimal(text)) == money(text)
+    assert money(Decimal(text), "€") == money(text, "€")
+
+
+@pytest.mark.parametrize("text", ["sNaN", "1E+40"])
+def test_money_refuses_a_decimal_it_cannot_round(text: str) -> None:
+    with pytest.raises(ValueError, match="money needs a number"):
+        money(Decimal(text))
+    with pytest.raises(ValueError, match="money needs a number"):
+        money(text)
+
+
 def test_dates_read_well_and_follow_the_customers_time_zone() -> None:
     moment = dt.datetime(2026, 11, 5, 3, 30, tzinfo=dt.UTC)
     assert date(moment) == "November 5, 2026"
@@ -297,6 +314,15 @@ def test_resource_bombs_end_with_a_clear_error(source: str, says: str) -> None:
         _text(source, sample_context())
     assert says in caught.value.message
     assert time.process_time() - started < 5
+
+
+def test_what_filters_make_spends_the_budget() -> None:
+    # 400 loop turns and 800 filter calls are little; 400 x 90,000 characters are not.
+    context = {"big": "x" * 90_000}
+    source = "{% for i in range(400) %}{{ big|lower|length }}{% endfor %}"
+    with pytest.raises(TemplateProblem, match="too much work"):
+        _text(source, context)
+    assert _text(source.replace("400", "100"), context) == "90000" * 100
 
 
 def test_ordinary_templates_stay_well_within_the_budget() -> None:

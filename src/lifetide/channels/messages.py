@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import email
+import functools
 import io
 import re
 from collections.abc import Mapping, Sequence
@@ -45,6 +46,12 @@ class OutgoingEmail:
     data: bytes
 
 
+@functools.lru_cache(maxsize=64)  # one sender for every e-mail of a Lifetide
+def _address(value: str) -> str:
+    """The address part of a From or Sender value (parseaddr: a sixth of outgoing_email)."""
+    return parseaddr(value)[1]
+
+
 def outgoing_email(key: str, to: str, message: EmailMessage) -> OutgoingEmail:
     """`message` ready for a transport; ValueError when it has no sender or cannot be written.
 
@@ -56,7 +63,7 @@ def outgoing_email(key: str, to: str, message: EmailMessage) -> OutgoingEmail:
     sender = ""
     for header in ("Sender", "From"):
         value = message.get(header)
-        if value is not None and (sender := parseaddr(str(value))[1]):
+        if value is not None and (sender := _address(str(value))):
             break
     if not sender:
         raise ValueError("the message has no From header with an address")

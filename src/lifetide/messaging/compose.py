@@ -18,7 +18,7 @@ import functools
 import hashlib
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage, MIMEPart
 from email.policy import EmailPolicy, Policy
@@ -131,6 +131,9 @@ _TEXT_URL = re.compile(r"https?://[^\s<>\"'\]\)]+[^\s<>\"'\]\).,;:!?]")
 # raw-text elements are spelled out, as a backreference inside the repeat trips a bug of
 # CPython 3.11's re ("The span of capturing group is wrong"); their text and comments are
 # run over a "<" or "-" at a time, not by a lazy `.*?` that tries the end at every character.
+# End tags, half the tags, are tried first: each alternative begins with its own characters,
+# so the order changes nothing but how many are tried. A tag's name never gives characters
+# back (`*+`): the attribute rule after it always reaches its ">" or the end of the text.
 
 
 def _either_case(word: str) -> str:
@@ -148,6 +151,10 @@ _RAW_ELEMENTS = "|".join(
     for name in _RAW
 )
 _A = r"[aA](?=[\s/>]|\Z)"
+# Tags as css_inline writes them (every value in double quotes) end where this says, at the
+# ">" the general rule would find; it is tried first as it is cheaper. With the end tags
+# first, scanning a cart e-mail went from 0.12 to 0.08 ms.
+_PLAIN_ATTRS = r"""(?:\s++[^\s/>="']++="[^"]*+")*+\s*+"""
 _TO_NEXT_ANCHOR = re.compile(
     rf"""
     (?:
@@ -155,9 +162,9 @@ _TO_NEXT_ANCHOR = re.compile(
     | <(?:
         !--(?:-?>|[^-]*+(?:-(?!-!?>)[^-]*+)*+(?:--!?>|\Z))             # comment
       | [!?][^>]*(?:>|\Z)                                              # doctype, bogus comment
+      | /(?:[a-zA-Z][^\s/>]*+(?:>|{_ATTRS}(?:>|\Z))|>|[^a-zA-Z>][^>]*(?:>|\Z))  # end tag
       | {_RAW_ELEMENTS}                                                 # raw text element
-      | (?!{_A})[a-zA-Z][^\s/>]*{_ATTRS}(?:>|\Z)                        # other start tag
-      | /(?:[a-zA-Z][^\s/>]*{_ATTRS}(?:>|\Z)|>|[^a-zA-Z>][^>]*(?:>|\Z))  # end tag
+      | (?!{_A})[a-zA-Z][^\s/>]*+(?:{_PLAIN_ATTRS}>|{_ATTRS}(?:>|\Z))  # other start tag
       )
     | <(?!{_A})                                                         # "<" as text
     )*+
@@ -165,7 +172,27 @@ _TO_NEXT_ANCHOR = re.compile(
     """,
     re.DOTALL | re.VERBOSE,
 )
-_ATTRIBUTE = re.compile(rf"(?P<name>{_NAME})(?:\s*=\s*(?P<value>{_VALUE}))?")
+# (name, "=..." or "" for a bare attribute, raw value): findall's tuples, no match objects.
+_ATTRIBUTE = re.compile(rf"({_NAME})(\s*=\s*({_VALUE}))?")
+
+
+def _anchor_tags(source: str) -> Iterator[tuple[int, int, list[tuple[str, str, str]]]]:
+    """Each complete `<a>` start tag in `source`: start, end and raw attributes."""
+    match = _TO_NEXT_ANCHOR.match
+    at, end = 0, len(source)
+    while at < end and (token := match(source, at)) is not None:
+        at = token.end()
+        # A tag the text ends inside is no tag (HTML5 drops it).
+        if token.group("closed") is not None:
+            yield token.start("anchor"), at, _ATTRIBUTE.findall(token.group("attrs"))
+
+
+def _value(raw: str) -> str:
+    """An attribute's value as written (quoted or not), unquoted and unescaped."""
+    quote = raw[:1]
+    if quote == '"' or quote == "'":
+        raw = raw[1:-1] if len(raw) > 1 and raw[-1] == quote else raw[1:]
+    return html.unescape(raw) if "&" in raw else raw
 
 
 def anchors(source: str) -> list[tuple[int, int, list[tuple[str, str | None]]]]:
@@ -173,27 +200,17 @@ def anchors(source: str) -> list[tuple[int, int, list[tuple[str, str | None]]]]:
 
     Attribute names are lower-cased, values unquoted and unescaped (as HTMLParser gives them).
     """
-    found: list[tuple[int, int, list[tuple[str, str | None]]]] = []
-    at, end = 0, len(source)
-    while at < end and (token := _TO_NEXT_ANCHOR.match(source, at)) is not None:
-        at = token.end()
-        # A tag the text ends inside is no tag (HTML5 drops it).
-        if not token["closed"]:
-            continue
-        attrs: list[tuple[str, str | None]] = []
-        for attribute in _ATTRIBUTE.finditer(token["attrs"]):
-            value = attribute["value"]
-            if value is not None:
-                quote = value[:1]
-                if quote in ("'", '"'):
-                    value = value[1:-1] if len(value) > 1 and value.endswith(quote) else value[1:]
-                value = html.unescape(value)
-            attrs.append((attribute["name"].lower(), value))
-        found.append((token.start("anchor"), at, attrs))
-    return found
+    return [
+        (
+            start,
+            end,
+            [(name.lower(), _value(raw) if equals else None) for name, equals, raw in attrs],
+        )
+        for start, end, attrs in _anchor_tags(source)
+    ]
 
 
-def rewrite_links(source: str, rewrite: Any) -> str:
+def rewrite_links(source: str, rewrite: Callable[[str], str | None]) -> str:
     """`source` with each `<a href>` replaced by `rewrite(href)` (None: leave the tag alone).
 
     Only the anchor tags themselves are rebuilt, from their parsed attributes; everything
@@ -201,24 +218,33 @@ def rewrite_links(source: str, rewrite: Any) -> str:
     """
     pieces: list[str] = []
     cursor = 0
-    for start, end, attrs in anchors(source):
-        href = next((value for name, value in attrs if name == "href"), None)
-        target = rewrite(href) if href is not None else None
+    for start, end, attrs in _anchor_tags(source):
+        # The first href counts (as in browsers); the other attributes are read only for a
+        # tag that is rebuilt.
+        target = None
+        for name, equals, raw in attrs:
+            if name.lower() == "href":
+                if equals:
+                    target = rewrite(_value(raw))
+                break
         if target is None:
             continue
-        kept: list[tuple[str, str | None]] = []
-        for name, value in attrs:
+        rebuilt = ["<a"]
+        seen_href = False
+        for name, equals, raw in attrs:
+            name = name.lower()
             if name == "href":
-                if any(n == "href" for n, _ in kept):
+                if seen_href:
                     continue  # a repeated href is ignored by browsers; drop it
-                value = target
-            kept.append((name, value))
-        rebuilt = "".join(
-            f" {name}" if value is None else f' {name}="{html.escape(value, quote=True)}"'
-            for name, value in kept
-        )
+                seen_href = True
+                rebuilt.append(f' href="{html.escape(target, quote=True)}"')
+            elif equals:
+                rebuilt.append(f' {name}="{html.escape(_value(raw), quote=True)}"')
+            else:
+                rebuilt.append(f" {name}")
+        rebuilt.append(">")
         pieces.append(source[cursor:start])
-        pieces.append(f"<a{rebuilt}>")
+        pieces.append("".join(rebuilt))
         cursor = end
     if not pieces:
         return source
@@ -233,10 +259,17 @@ def _pixel(url: str) -> str:
     )
 
 
+# The last "</body" in any case: the greedy `.*` runs to the end and the engine backs up to
+# it. Lower-casing the whole document to rfind it cost as much as the search, and put the
+# pixel inside the tag when a character before it lower-cases to two ("İ" of a Turkish name).
+_LAST_BODY_END = re.compile(r".*(</[bB][oO][dD][yY])", re.DOTALL)
+
+
 def _with_pixel(source: str, pixel: str) -> str:
-    end = source.lower().rfind("</body")
-    if end < 0:
+    found = _LAST_BODY_END.match(source)
+    if found is None:
         return source + pixel
+    end = found.start(1)
     return source[:end] + pixel + source[end:]
 
 
@@ -340,6 +373,9 @@ def compose_email(
     if "@" not in address:
         raise ValueError(f"recipient {to!r} is not an e-mail address")
     tracker = _Tracker(links, key, journey_id, step, "email")
+    # Links are rewritten in css_inline's output, not before inlining: a rule's [href]
+    # selector must see the shop's address, and the parser's serialization leaves no doubt
+    # about which tags are anchors. (Rewriting first saved under 2% of building an e-mail.)
     inlined = _INLINER.inline(rendered.html)
     body_html = _with_pixel(rewrite_links(inlined, tracker), _pixel(links.open_url(key)))
     text = rendered.text or text_from_html(rendered.html)
@@ -384,7 +420,9 @@ def transfer_encoding(body: bytes, boundary: str) -> str:
     without it. Base64 for every part cost more CPU to write, a third more bytes, and twice
     the lines, which the receiving server reads one by one.
     """
-    if b"\0" in body or b"\r" in body.replace(b"\r\n", b"") or f"--{boundary}".encode() in body:
+    # Most bodies have no CR at all: the copy without CRLFs is made only for one that has.
+    lone_cr = b"\r" in body and b"\r" in body.replace(b"\r\n", b"")
+    if b"\0" in body or lone_cr or f"--{boundary}".encode() in body:
         return "base64"
     if len(body) > MAX_LINE and max(map(len, body.split(b"\n"))) > MAX_LINE:
         return "base64"

@@ -26,6 +26,20 @@ def campaign_id(journey_id: int | None) -> str:
     return "journey" if journey_id is None else f"journey-{journey_id}"
 
 
+def _utm_tags(journey_id: int | None, step: str, medium: Medium) -> list[tuple[str, str]]:
+    return [
+        ("utm_source", UTM_SOURCE),
+        ("utm_medium", medium),
+        ("utm_campaign", campaign_id(journey_id)),
+        ("utm_content", step),
+    ]
+
+
+@functools.lru_cache(maxsize=256)  # one per journey step and medium
+def _utm_query(journey_id: int | None, step: str, medium: Medium) -> str:
+    return urlencode(_utm_tags(journey_id, step, medium))
+
+
 # Pure, and every e-mail of a journey step links to the same few catalog pages: parsed once.
 @functools.lru_cache(maxsize=4096)
 def with_utm(url: str, *, journey_id: int | None, step: str, medium: Medium) -> str:
@@ -35,18 +49,21 @@ def with_utm(url: str, *, journey_id: int | None, step: str, medium: Medium) -> 
     ever repeated. The rest of the query and the fragment are unchanged.
     """
     parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    present = {name for name, _ in query}
-    tags = {
-        "utm_source": UTM_SOURCE,
-        "utm_medium": medium,
-        "utm_campaign": campaign_id(journey_id),
-        "utm_content": step,
-    }
-    added = [(name, value) for name, value in tags.items() if name not in present]
-    if not added:
-        return url
-    extra = urlencode(added)
+    if "utm_" not in parts.query and "%" not in parts.query:
+        # No name in the query can read as a UTM tag (a name is decoded from %-escapes and
+        # "+" only): all four are added, and the catalog's links mostly look like this.
+        extra = _utm_query(journey_id, step, medium)
+    else:
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        present = {name for name, _ in query}
+        added = [
+            (name, value)
+            for name, value in _utm_tags(journey_id, step, medium)
+            if name not in present
+        ]
+        if not added:
+            return url
+        extra = urlencode(added)
     merged = f"{parts.query}&{extra}" if parts.query else extra
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", merged, parts.fragment))
 

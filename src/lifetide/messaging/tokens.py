@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
+from json.encoder import encode_basestring
 from typing import Any, Literal
 
 from itsdangerous import BadSignature, Signer
@@ -20,6 +21,29 @@ from itsdangerous import BadSignature, Signer
 Purpose = Literal["open", "click", "unsubscribe", "preferences"]
 # Made once: json.dumps with options builds an encoder on every call.
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+# base64's URL-safe alphabet, applied to binascii's output (what base64.urlsafe_b64encode does).
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def compact_json(data: Mapping[str, Any]) -> str:
+    """`data` as `_JSON` writes it: compact, non-ASCII as it is.
+
+    A mapping of str keys to str and int values (every token's) is written here with the
+    encoder's own C string escaper: JSONEncoder.encode builds a new C encoder on each call,
+    over a third of what signing cost. Anything else goes to the encoder.
+    """
+    items = []
+    for name, value in data.items():
+        kind = type(value)
+        if type(name) is not str or (kind is not str and kind is not int):
+            return _JSON.encode(dict(data))
+        text = encode_basestring(value) if kind is str else int.__repr__(value)
+        items.append(f"{encode_basestring(name)}:{text}")
+    return "{" + ",".join(items) + "}"
+
+
+def _url_safe(raw: bytes) -> bytes:
+    return binascii.b2a_base64(raw, newline=False).translate(_URL_SAFE).rstrip(b"=")
 
 
 class BadToken(ValueError):
@@ -32,8 +56,9 @@ class LinkSigner:
     A token is `base64url(compact JSON).signature`, as itsdangerous's `Signer` makes and
     checks it with HMAC-SHA256 under a key derived once per purpose. (Its URLSafeSerializer
     derives the key again and tries zlib on every token: four times the cost, and an e-mail
-    signs about eleven.) Signing calls `hmac.digest` itself, the same bytes as `Signer.sign`
-    (a test holds it to that) at a third of the cost; checking goes through `Signer`.
+    signs about eleven.) Signing writes the JSON itself (`compact_json`) and calls
+    `hmac.digest`: the same bytes as `Signer.sign` (a test holds it to that) at a third of
+    its cost. Checking goes through `Signer`.
     """
 
     def __init__(self, secret: str) -> None:
@@ -57,10 +82,9 @@ class LinkSigner:
 
     def sign(self, purpose: Purpose, data: Mapping[str, Any]) -> str:
         """A URL-safe token carrying `data` (JSON-able) for `purpose`."""
-        payload = _JSON.encode(dict(data))
-        encoded = base64.urlsafe_b64encode(payload.encode("utf-8")).rstrip(b"=")
-        signature = base64.urlsafe_b64encode(hmac.digest(self._key(purpose), encoded, "sha256"))
-        return (encoded + b"." + signature.rstrip(b"=")).decode("ascii")
+        encoded = _url_safe(compact_json(data).encode("utf-8"))
+        signature = hmac.digest(self._key(purpose), encoded, "sha256")
+        return (encoded + b"." + _url_safe(signature)).decode("ascii")
 
     def verify(self, purpose: Purpose, token: str) -> dict[str, Any]:
         """The data of a token made for `purpose`; `BadToken` when it is anything else."""
