@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, delete, or_, select
+from sqlalchemy import Connection, delete, or_, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from lifetide.clock import Clock, aware_utc, naive_utc
@@ -36,6 +36,8 @@ KINDS = (PRODUCT_ADDED, PRODUCT_REMOVED, PRODUCT_VIEWED)
 # Rows a statement inserts: large enough to amortize a round trip, small enough for SQLite's
 # limit on bound parameters (insertmanyvalues splits it further where needed).
 _CHUNK = 5_000
+# A copy that adds this many rows refreshes the planner's statistics.
+_ANALYZE_FROM = 10_000
 # From this many rows, PostgreSQL is given them by COPY (see _copy_postgres).
 _COPY_FROM = 2_000
 # The columns a kept event is written with.
@@ -134,6 +136,12 @@ class RecentActivity:
             for row in rows:
                 row["at"] = aware_utc(row["at"])
             added += self._insert(rows)
+        if added >= _ANALYZE_FROM:
+            # Fresh statistics at once, not at autovacuum's leisure: a plan made on the old
+            # ones (an empty table) can read every row for each batch of messages.
+            with self._sessions() as session:
+                session.execute(text("ANALYZE shopper_activity"))
+                session.commit()
         return added
 
     def empty(self) -> bool:
