@@ -1,7 +1,8 @@
-"""The background worker: loads the journal, refreshes segments, runs journeys, copies sends.
+"""The background worker: loads events, keeps recent activity, refreshes segments, runs journeys.
 
-`lifetide serve` runs one in a thread; `lifetide worker` runs more as processes of their own
-(journey steps and sends only: the journal belongs to the serving process). It repeats its
+It also copies settled sends for measurement. `lifetide serve` runs one in a thread;
+`lifetide worker` runs more as processes of their own (journey steps and sends only: the
+journal belongs to the serving process). It repeats its
 tasks, resting only when none had work, so a burst is handled without delay.
 """
 
