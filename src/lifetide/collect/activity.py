@@ -55,20 +55,8 @@ _COLUMNS = (
     "price",
     "at",
 )
-# What a read gives per event (the columns of `shopper_activity` a context uses).
-READ_COLUMNS = (
-    "user_id",
-    "anonymous_id",
-    "event",
-    "product_id",
-    "cart_id",
-    "quantity",
-    "name",
-    "category",
-    "brand",
-    "price",
-    "at",
-)
+# What a read gives per event: all but the message id.
+READ_COLUMNS = _COLUMNS[1:]
 
 
 class RecentActivity:
