@@ -62,10 +62,14 @@ def test_a_job_that_cannot_be_built_fails_alone(pooled: EmailBuilder) -> None:
     broken = TemplateSpec("broken", "email", "Hi", "{{ 1 / 0 }}")
     jobs[1] = EmailJob("x:e:1", "x@example.com", broken, {}, 9, 3, "e")
     jobs.append(EmailJob("y:e:1", "not an address", jobs[0].template, {}, 9, 3, "e"))
+    # A stylesheet css_inline refuses (a template stored before saving checked it).
+    styled = TemplateSpec("styled", "email", "Hi", '<style>p {color: red}</style><p style="s">')
+    jobs.append(EmailJob("z:e:1", "z@example.com", styled, {}, 9, 3, "e"))
     built = _flat(pooled.build(jobs, T0, 2))
-    assert [b.email is not None for b in built] == [True, False, True, False]
+    assert [b.email is not None for b in built] == [True, False, True, False, False]
     assert "template 'broken'" in (built[1].problem or "")
     assert "not an e-mail address" in (built[3].problem or "")
+    assert "template 'styled': body: its CSS cannot be inlined" in (built[4].problem or "")
 
 
 def test_a_worker_that_dies_is_replaced_and_nothing_is_lost(pooled: EmailBuilder) -> None:

@@ -191,6 +191,8 @@ def test_save_versions_only_real_changes(store: TemplateStore, clock: ManualCloc
         ("ok", "email", "", "<p>x</p>", "subject", None),
         ("ok", "email", "s", "<p>\n{{ x ~ }}</p>", "body", 2),
         ("ok", "sms", None, "{{ ''.__class__ }}", "body", 1),
+        # css_inline cannot read the paragraph's own style to merge the rule into it.
+        ("ok", "email", "s", '<style>p {color: red}</style><p style="s">x</p>', "body", None),
     ],
 )
 def test_bad_templates_are_refused_and_nothing_is_stored(

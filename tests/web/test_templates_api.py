@@ -98,6 +98,11 @@ def test_a_template_that_does_not_check_names_field_and_line(
     # A template cannot reach Python's insides.
     escape = EMAIL | {"body": "{{ customer.__class__.__mro__ }}"}
     assert client.put("/api/templates/x", json=escape, headers=headers).status_code == 422
+    # CSS that sending could not inline is refused on saving, not at every send.
+    styled = EMAIL | {"body": '<style>p {color: red}</style><p style="s">Hi</p>'}
+    response = client.put("/api/templates/x", json=styled, headers=headers)
+    assert response.status_code == 422
+    assert "CSS cannot be inlined" in response.json()["detail"][0]["msg"]
 
 
 def test_an_analyst_reads_and_previews_but_may_not_change(

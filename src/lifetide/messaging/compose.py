@@ -29,7 +29,12 @@ import css_inline
 import html2text
 
 from lifetide.messaging.links import Links, Medium, is_web_link
-from lifetide.messaging.templates import RenderedEmail, TemplateSource, render_email
+from lifetide.messaging.templates import (
+    RenderedEmail,
+    TemplateProblem,
+    TemplateSource,
+    render_email,
+)
 
 _INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
@@ -210,6 +215,20 @@ def anchors(source: str) -> list[tuple[int, int, list[tuple[str, str | None]]]]:
     ]
 
 
+def inline_css(source: str) -> str:
+    """`source` with its stylesheet inlined; `TemplateProblem` (body) when css_inline cannot.
+
+    css_inline gives up on some input (a rule meeting an element whose own `style` it cannot
+    parse, say) with no more than "End of input": the problem is the template's, so say so.
+    """
+    try:
+        return _INLINER.inline(source)
+    except css_inline.InlineError as err:
+        raise TemplateProblem(
+            "body", None, f"its CSS cannot be inlined ({err}): check the style attributes and rules"
+        ) from None
+
+
 def rewrite_links(source: str, rewrite: Callable[[str], str | None]) -> str:
     """`source` with each `<a href>` replaced by `rewrite(href)` (None: leave the tag alone).
 
@@ -376,7 +395,7 @@ def compose_email(
     # Links are rewritten in css_inline's output, not before inlining: a rule's [href]
     # selector must see the shop's address, and the parser's serialization leaves no doubt
     # about which tags are anchors. (Rewriting first saved under 2% of building an e-mail.)
-    inlined = _INLINER.inline(rendered.html)
+    inlined = inline_css(rendered.html)
     body_html = _with_pixel(rewrite_links(inlined, tracker), _pixel(links.open_url(key)))
     text = rendered.text or text_from_html(rendered.html)
     unsubscribe = links.unsubscribe_url(key, profile_id, "email", address)
