@@ -102,10 +102,13 @@ class Worker:
             return 0
         self._next_expiry = self._monotonic() + EXPIRY_SECONDS
         app = self._lifetide
-        added = app.activity.copy_from(app.warehouse) if app.activity.empty() else 0
+        if app.activity.empty():
+            added = app.activity.copy_from(app.warehouse)
+            if added:
+                log.info("recent activity was empty: copied %d events from the warehouse", added)
         app.activity.expire()
-        # Expiry is housekeeping, not work that should keep the loop from resting.
-        return added
+        # Housekeeping, done whole in one go: not work that should keep the loop from resting.
+        return 0
 
     def _measure(self) -> int:
         app = self._lifetide
