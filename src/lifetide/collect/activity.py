@@ -105,16 +105,7 @@ class RecentActivity:
             events.product_id.notnull(),
             events.timestamp >= naive_utc(start),
         ).select(
-            "message_id",
-            "user_id",
-            "anonymous_id",
-            "event",
-            "product_id",
-            "cart_id",
-            "quantity",
-            "category",
-            "brand",
-            "price",
+            *(c for c in _COLUMNS if c not in ("name", "at")),
             name=events.properties["name"].str,
             at=events.timestamp,
         )
