@@ -2,8 +2,8 @@
 
 It also copies settled sends for measurement. `lifetide serve` runs one in a thread;
 `lifetide worker` runs more as processes of their own (journey steps and sends only: the
-journal belongs to the serving process). It repeats its
-tasks, resting only when none had work, so a burst is handled without delay.
+journal belongs to the serving process). It repeats its tasks, resting only when none had
+work, so a burst is handled without delay.
 """
 
 from __future__ import annotations

@@ -19,7 +19,6 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from lifetide.messaging.compose import (
-    _INLINER,
     _with_pixel,
     anchors,
     build_email,
@@ -33,7 +32,7 @@ from lifetide.messaging.compose import (
 )
 from lifetide.messaging.links import Links
 from lifetide.messaging.template_store import bundled_templates, sample_context
-from lifetide.messaging.templates import RenderedEmail, render_email
+from lifetide.messaging.templates import _INLINER, RenderedEmail, render_email
 from lifetide.messaging.tokens import LinkSigner
 from tests.messaging.conftest import BASE
 

@@ -170,21 +170,21 @@ class RecentActivity:
             return 0
         with transaction(self._sessions) as session:
             connection = session.connection()
-            if connection.dialect.name == "postgresql" and len(rows) >= _COPY_FROM:
+            postgres = connection.dialect.name == "postgresql"
+            if postgres and len(rows) >= _COPY_FROM:
                 return _copy_postgres(connection, rows)
             # Core, not the ORM's bulk insert: a third of the time for a large copy.
             table = ShopperActivity.__table__
             statement = insert_for(session)(table).on_conflict_do_nothing(
                 index_elements=["message_id"]
             )
+            if postgres:
+                # psycopg's executemany does not sum rowcount; RETURNING says what was new.
+                statement = statement.returning(table.c.id)
             added = 0
             for chunk in _chunks(rows, _CHUNK):
-                if connection.dialect.name == "postgresql":
-                    # psycopg's executemany does not sum rowcount; RETURNING says what was new.
-                    returning = statement.returning(table.c.id)
-                    added += len(connection.execute(returning, chunk).all())
-                else:
-                    added += max(connection.execute(statement, chunk).rowcount, 0)
+                result = connection.execute(statement, chunk)
+                added += len(result.all()) if postgres else max(result.rowcount, 0)
             return added
 
 
@@ -209,13 +209,12 @@ def _copy_postgres(connection: Connection, rows: list[dict[str, Any]]) -> int:
             "ON CONFLICT (message_id) DO NOTHING"
         )
         added: int = cursor.rowcount
-        cursor.execute("DROP TABLE _lifetide_activity")
     return max(added, 0)
 
 
 def _owners(session: Session, users: Sequence[str], devices: Sequence[str]) -> Iterator[Any]:
     # Two lookups, each on its own index: an event is its signed-in user's, a device's only
-    # when no one was signed in (see messaging.context_reads.cart_and_views).
+    # when no one was signed in (see messaging.activity.cart_and_views).
     if users:
         yield among(session, ShopperActivity.user_id, users)
     if devices:

@@ -30,10 +30,7 @@ import orjson
 from sqlalchemy import select
 
 from lifetide.clock import ManualClock, aware_utc
-from lifetide.collect.activity import RecentActivity
-from lifetide.collect.loader import WarehouseLoader
 from lifetide.context import Lifetide
-from lifetide.identity.live import LiveIdentity
 from lifetide.journeys.engine import JourneyEngine
 from lifetide.measure.sync import MeasureCopy
 from lifetide.messaging.feedback import record_click, record_open, unsubscribe
@@ -171,14 +168,15 @@ def rehearse(
     seed: int = 7,
     on_hour: Callable[[dt.datetime, Rehearsed], None] | None = None,
 ) -> Rehearsed:
-    """Run the live journeys from the clock's time to `end`, an hour at a time."""
+    """Run the live journeys from the clock's time to `end`, an hour at a time.
+
+    `clock` is `app`'s own clock: the engine and the loader run on it, and this moves it.
+    """
     start = clock.now()
     audience = Audience(profile_order_times(app, start), seed)
     engine = JourneyEngine(app, "rehearsal")
-    activity = RecentActivity(app.sessions, clock, app.settings.activity_retention_days)
-    loader = WarehouseLoader(
-        app.journal, app.warehouse, LiveIdentity(app.sessions, clock), activity
-    )
+    # As the worker loads (live identity, recent activity), on `app`'s clock: `clock`.
+    loader = app.loader()
     copy = MeasureCopy(app.sessions, app.warehouse, clock)
     done = Rehearsed()
     pending: list[tuple[dt.datetime, int, Reaction]] = []

@@ -70,12 +70,12 @@ def cart_and_views(
             units = -units if row["event"] == PRODUCT_REMOVED else units
         else:
             continue
+        cart = None if viewed else row["cart_id"]
+        if not viewed and cart is None:
+            continue
         at = row["at"]
         for profile in profiles:
-            cart = None if viewed else row["cart_id"]
             if cart is not None and (profile, cart) not in wanted:
-                continue
-            if not viewed and cart is None:
                 continue
             key = (profile, cart, row["product_id"])
             found = seen.get(key)

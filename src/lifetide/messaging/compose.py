@@ -25,18 +25,15 @@ from email.policy import EmailPolicy, Policy
 from email.utils import format_datetime, parseaddr
 from typing import Any
 
-import css_inline
 import html2text
 
 from lifetide.messaging.links import Links, Medium, is_web_link
 from lifetide.messaging.templates import (
     RenderedEmail,
-    TemplateProblem,
     TemplateSource,
+    inline_css,
     render_email,
 )
-
-_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
 
 class _Headers(HeaderRegistry):
@@ -213,20 +210,6 @@ def anchors(source: str) -> list[tuple[int, int, list[tuple[str, str | None]]]]:
         )
         for start, end, attrs in _anchor_tags(source)
     ]
-
-
-def inline_css(source: str) -> str:
-    """`source` with its stylesheet inlined; `TemplateProblem` (body) when css_inline cannot.
-
-    css_inline gives up on some input (a rule meeting an element whose own `style` it cannot
-    parse, say) with no more than "End of input": the problem is the template's, so say so.
-    """
-    try:
-        return _INLINER.inline(source)
-    except css_inline.InlineError as err:
-        raise TemplateProblem(
-            "body", None, f"its CSS cannot be inlined ({err}): check the style attributes and rules"
-        ) from None
 
 
 def rewrite_links(source: str, rewrite: Callable[[str], str | None]) -> str:

@@ -31,7 +31,6 @@ import pyarrow as pa
 from sqlalchemy import select
 
 from lifetide.clock import naive_utc
-from lifetide.collect.activity import RecentActivity
 from lifetide.context import Lifetide
 from lifetide.messaging.activity import cart_and_views
 from lifetide.messaging.context_reads import (
@@ -97,9 +96,7 @@ class MessageContexts:
         self._recommendations = recommendations
         self._viewed = viewed
         self._reader = Reader()
-        self._activity = RecentActivity(
-            lifetide.sessions, lifetide.clock, settings.activity_retention_days
-        )
+        self._activity = lifetide.activity
         # DuckDB gives each thread a cursor of its own; other engines' Ibis backends share
         # one connection, so this object's reads on them take turns.
         self._shared = threading.Lock()

@@ -28,13 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lifetide.clock import Clock
-from lifetide.messaging.compose import inline_css
-from lifetide.messaging.templates import (
-    TemplateProblem,
-    TemplateSpec,
-    check_template,
-    render_email,
-)
+from lifetide.messaging.templates import TemplateProblem, check_template
 from lifetide.ops.database import transaction
 from lifetide.ops.models import MessageTemplate
 
@@ -169,14 +163,7 @@ class TemplateStore:
             )
         subject = subject or None
         text_body = text_body or None
-        samples: tuple[dict[str, Any], ...] = ({}, sample_context())
-        check_template(channel, subject, body, text_body, samples=samples)
-        if channel == "email":
-            # Sending inlines the CSS too: a stylesheet css_inline refuses fails here, not at
-            # every send.
-            spec = TemplateSpec(name, channel, subject, body, text_body)
-            for sample in samples:
-                inline_css(render_email(spec, sample).html)
+        check_template(channel, subject, body, text_body, samples=({}, sample_context()))
         for attempt in range(2):
             try:
                 with transaction(self._sessions) as session:

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+import css_inline
 from jinja2 import (
     TemplateSyntaxError,
     nodes,
@@ -39,6 +40,10 @@ _FORBIDDEN_TAGS: dict[type[nodes.Node], str] = {
     nodes.Import: "import",
     nodes.FromImport: "from ... import",
 }
+
+
+# The e-mail's stylesheet is inlined by css_inline when it is composed (and checked on saving).
+_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
 
 class TemplateProblem(ValueError):
@@ -175,6 +180,20 @@ def render_title(t: TemplateSource, context: Mapping[str, Any]) -> str:
     return " ".join(_render(False, "subject", t.subject or "", context).split())
 
 
+def inline_css(source: str) -> str:
+    """`source` with its stylesheet inlined; `TemplateProblem` (body) when css_inline cannot.
+
+    css_inline gives up on some input (a rule meeting an element whose own `style` it cannot
+    parse, say) with no more than "End of input": the problem is the template's, so say so.
+    """
+    try:
+        return _INLINER.inline(source)
+    except css_inline.InlineError as err:
+        raise TemplateProblem(
+            "body", None, f"its CSS cannot be inlined ({err}): check the style attributes and rules"
+        ) from None
+
+
 def check_template(
     channel: str,
     subject: str | None,
@@ -185,7 +204,8 @@ def check_template(
     """Raise `TemplateProblem` for the first thing wrong with a template, else return.
 
     Checks the channel, required fields, syntax (with line numbers) and tags that are not
-    supported, then renders against each of `samples` to catch errors at run time.
+    supported, then renders against each of `samples` (an e-mail's CSS inlined too) to catch
+    errors at run time.
     """
     if channel not in CHANNELS:
         raise TemplateProblem("channel", None, f"must be one of {', '.join(CHANNELS)}")
@@ -198,7 +218,8 @@ def check_template(
     spec = TemplateSpec("check", channel, subject, body, text_body)
     for context in samples:
         if channel == "email":
-            render_email(spec, context)
+            # Sending inlines the CSS too: CSS css_inline refuses fails here, not at every send.
+            inline_css(render_email(spec, context).html)
         else:
             render_title(spec, context)
             render_text(spec, context)
