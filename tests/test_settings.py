@@ -78,6 +78,9 @@ def test_warehouse_memory_limit_is_checked_and_applied(tmp_path: Path) -> None:
         ("LIFETIDE_GLOBAL_HOLDOUT_PERCENT", "five", "global_holdout_percent"),
         ("LIFETIDE_RENDER_PROCESSES", "2", "render_processes"),
         ("LIFETIDE_RENDER_PROCESSES", "-1", "render_processes"),
+        ("LIFETIDE_ACTIVITY_RETENTION_DAYS", "0", "activity_retention_days"),
+        ("LIFETIDE_ACTIVITY_RETENTION_DAYS", "731", "activity_retention_days"),
+        ("LIFETIDE_ACTIVITY_RETENTION_DAYS", "a month", "activity_retention_days"),
     ],
 )
 def test_holdout_and_render_settings_out_of_range_are_refused_by_name(
