@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, Engine, text
 
 from lifetide.journeys.recording import BehindRecorder
+from lifetide.ops.database import create_ops_engine
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -111,3 +113,13 @@ def test_an_error_of_the_caller_is_not_hidden_by_a_failed_write(scratch: Engine)
     with pytest.raises(KeyError, match="the caller's"), BehindRecorder(scratch) as recorder:
         recorder.write(broken)
         raise KeyError("the caller's")
+
+
+def test_a_database_that_cannot_be_opened_raises_and_leaves_no_thread(tmp_path: Path) -> None:
+    unreachable = create_ops_engine(f"sqlite:///{tmp_path}")  # a folder, not a database
+    before = {t.name for t in threading.enumerate()}
+    refused = pytest.raises(Exception, match="unable to open database file")
+    with refused, BehindRecorder(unreachable):
+        pytest.fail("the block ran without a connection")
+    left = {t.name for t in threading.enumerate()} - before
+    assert not [name for name in left if name.startswith("dispatch-record")]

@@ -1,8 +1,7 @@
 """Recording delivery results one chunk behind the sending, on a thread of their own.
 
-The dispatcher's delivering thread would otherwise wait for each chunk's commit before the next
-chunk goes: with four connections to a loopback sink, a commit is a good part of a chunk's
-time. Here chunk N's results are written while chunk N+1 is sent, and no further: before
+The dispatcher's delivering thread would otherwise wait for each chunk's commit (a round trip
+to the database and its log flush) before the next chunk goes. Here chunk N's results are written while chunk N+1 is sent, and no further: before
 chunk N+2 goes, chunk N's write has committed (or raised). So a crash leaves at most two chunks
 delivered but not recorded, and a failed write stops the sending after the chunk already under
 way.
@@ -10,6 +9,7 @@ way.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
@@ -18,6 +18,8 @@ from types import TracebackType
 from sqlalchemy import Connection, Engine
 
 from lifetide.ops.database import single_statements
+
+log = logging.getLogger(__name__)
 
 
 class BehindRecorder:
@@ -37,7 +39,11 @@ class BehindRecorder:
 
     def __enter__(self) -> BehindRecorder:
         # Opened on the thread that uses it: a SQLite connection belongs to its thread.
-        self._thread.submit(self._open).result()
+        try:
+            self._thread.submit(self._open).result()
+        except BaseException:
+            self._thread.shutdown(wait=True)
+            raise
         return self
 
     def __exit__(
@@ -52,6 +58,8 @@ class BehindRecorder:
                 failed = pending.exception()  # waits for it
                 if failed is not None and error is None:
                     raise failed
+                if failed is not None:
+                    log.error("recording a chunk's results failed as well", exc_info=failed)
         finally:
             self._thread.submit(self._stack.close).result()
             self._thread.shutdown(wait=True)
