@@ -3,9 +3,7 @@
 A send row is claimed (a lease; SKIP LOCKED on PostgreSQL), checked against the policy gate
 with what is true at that moment (an opt-out a second ago counts), rendered, marked `sending`
 as it is handed to its channel, and marked with the result a small chunk at a time (one
-message per SMTP connection). A chunk's results are written while the next chunk is sent, and
-committed before the one after goes (journeys/recording.py), so a crash leaves at most two
-chunks delivered but not recorded.
+message per SMTP connection), so a crash leaves at most one chunk delivered but not recorded.
 A send still `sending` when its lease ends was interrupted: it is sent again with the same
 Message-ID (its idempotency key), which mailbox providers use to drop a duplicate, and its
 reason says so.
@@ -28,7 +26,6 @@ import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection
@@ -50,7 +47,6 @@ from lifetide.journeys.outbox import (
     settle,
 )
 from lifetide.journeys.policy import Decision, Message, Recipient, decide
-from lifetide.journeys.recording import BehindRecorder
 from lifetide.journeys.rounds import DispatchResult, Round, caps_of, template_spec, with_codes
 from lifetide.journeys.store import JourneyStore
 from lifetide.journeys.texts import make_texts
@@ -67,7 +63,7 @@ from lifetide.ops.models import MessageTemplate
 DEFAULT_LEASE = dt.timedelta(minutes=5)
 TEXT_CHUNK = 8
 # Sends are marked `sending` this many chunks at a time (one commit), and recorded a chunk at
-# a time: a crash leaves at most this many chunks to send again, and at most two chunks that
+# a time: a crash leaves at most this many chunks to send again, and at most one chunk that
 # the server took but we did not record (sent twice, with the same Message-ID).
 HAND_OVER_CHUNKS = 8
 log = logging.getLogger(__name__)
@@ -314,10 +310,8 @@ class Dispatcher:
             return counts
         held = current.held
         transport = self._transport("email")
-        engine = self._app.ops_engine
-        # While one slice is handed over and sent, the builder makes the next; while one
-        # chunk is sent, the recorder writes the one before (see recording.py).
-        with single_statements(engine) as records, BehindRecorder(engine) as recorder:
+        # While one slice is handed over and sent, the builder makes the next.
+        with single_statements(self._app.ops_engine) as records:
             for built in current.built:
                 problems = [(held[b.key][0], b.problem or "") for b in built if b.email is None]
                 self._fail(problems, current.codes)
@@ -327,8 +321,8 @@ class Dispatcher:
                 for at in range(0, len(mine), self._chunk):
                     chunk = mine[at : at + self._chunk]
                     sent = self._loop.run_until_complete(transport.send([o for _, _, o in chunk]))
-                    rows, bounces = self._results(chunk, sent, current.codes, counts)
-                    recorder.write(partial(self._record, rows=rows, bounces=bounces))
+                    for outcome, n in self._settle(records, chunk, sent, current.codes).items():
+                        counts[outcome] += n
         return counts
 
     def _prepare(
@@ -424,8 +418,8 @@ class Dispatcher:
                     if not items:
                         continue
                     sent = self._loop.run_until_complete(transport.send([t for _, _, t in items]))
-                    rows, bounces = self._results(items, sent, codes, counts)
-                    self._record(records, rows, bounces)
+                    for outcome, n in self._settle(records, items, sent, codes).items():
+                        counts[outcome] += n
         return counts
 
     def _transport(self, channel: str) -> Any:
@@ -463,15 +457,15 @@ class Dispatcher:
         with transaction(self._app.sessions) as session:
             settle(session, self._worker, rows)
 
-    def _results(
+    def _settle(
         self,
+        records: Connection,
         items: Sequence[tuple[Claimed, str, Any]],
         results: Sequence[DeliveryResult],
         codes: Mapping[int, str],
-        counts: dict[str, int],
-    ) -> tuple[list[dict[str, Any]], list[BounceReport]]:
-        """The rows that record a chunk's results, and its bounces; outcomes added to counts."""
+    ) -> dict[str, int]:
         now = self._app.clock.now()
+        counts: dict[str, int] = defaultdict(int)
         rows: list[dict[str, Any]] = []
         bounces: list[BounceReport] = []
         for (send, address, _), result in zip(items, results, strict=True):
@@ -481,13 +475,10 @@ class Dispatcher:
             if bounce is not None:
                 bounces.append(bounce)
         with_codes(rows, codes)
-        return rows, bounces
-
-    def _record(
-        self, records: Connection, rows: Sequence[dict[str, Any]], bounces: Sequence[BounceReport]
-    ) -> None:
-        """Write a chunk's results, each row whole by one statement (see settle), and bounces."""
+        # Each row is written whole by one statement (see settle), committed before the
+        # next chunk goes: a crash leaves at most this chunk sent but not recorded.
         with records.begin():
             settle(records, self._worker, rows)
         if bounces:
             apply_reports(self._app, bounces, "smtp")
+        return counts
