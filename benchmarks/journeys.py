@@ -48,6 +48,7 @@ from journey_emails import bench_emails
 from journey_latency import STEADY_LEAD, bench_latency
 from journey_shop import Shop, Sink, embedded_shop, postgres_shop, say
 from journey_steps import bench_steps
+from lifetide.runtime import tune_garbage_collection
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -118,6 +119,8 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()))
     args = parser.parse_args()
     wanted = {args.only} if args.only else {"steps", "emails", "latency"}
+    # As `lifetide worker` and `lifetide serve` do: the figures are those of a worker process.
+    tune_garbage_collection()
 
     sink_folder = Path(tempfile.mkdtemp(prefix="lifetide-sink-", dir=args.workdir))
     sink = Sink.start(sink_folder)

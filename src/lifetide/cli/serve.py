@@ -10,6 +10,7 @@ from rich.table import Table as RichTable
 from lifetide.cli.state import console, fail, state_of
 from lifetide.collect.sources import SourceError
 from lifetide.messaging.template_store import TemplateStore
+from lifetide.runtime import tune_garbage_collection
 from lifetide.worker import Worker
 
 source_app = typer.Typer(help="Tracking sources and their write keys.")
@@ -46,8 +47,10 @@ def serve(
                 "`lifetide user create EMAIL --role admin`",
                 highlight=False,
             )
+        web = create_app(app)
+        tune_garbage_collection()
         try:
-            uvicorn.run(create_app(app), host=host, port=port, log_level="warning")
+            uvicorn.run(web, host=host, port=port, log_level="warning")
         finally:
             if background is not None:
                 background.stop()

@@ -22,6 +22,7 @@ from lifetide.journeys.replay import newest_event, past_events
 from lifetide.journeys.rounds import caps_of
 from lifetide.journeys.simulate import JourneyReport, simulate
 from lifetide.journeys.store import JourneyStore
+from lifetide.runtime import tune_garbage_collection
 from lifetide.worker import Worker
 
 _CHUNK = 5000
@@ -179,5 +180,6 @@ def worker_command(
 
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
+        tune_garbage_collection()
         console.print(f"worker {name or ''} running; Ctrl-C to stop", highlight=False)
         worker.run_forever()

@@ -28,6 +28,7 @@ from lifetide.messaging.compose import build_email
 from lifetide.messaging.links import Links
 from lifetide.messaging.templates import TemplateProblem, TemplateSpec
 from lifetide.messaging.tokens import LinkSigner
+from lifetide.runtime import tune_garbage_collection
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,12 @@ def build_all(
             log.exception("send %s: the e-mail could not be built", job.key)
             built.append(Built(job.key, None, f"the e-mail could not be built: {err}"))
     return built
+
+
+def _start_worker(parent: int) -> None:
+    """The worker process's set-up: follow the parent, and tune the collector for building."""
+    _follow_parent(parent)
+    tune_garbage_collection()
 
 
 def _follow_parent(parent: int) -> None:
@@ -209,7 +216,7 @@ class EmailBuilder:
             self._pool = ProcessPoolExecutor(
                 1,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_follow_parent,
+                initializer=_start_worker,
                 initargs=(os.getpid(),),
             )
         return self._pool
