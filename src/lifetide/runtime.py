@@ -6,9 +6,9 @@ and Jinja that is a few hundred thousand objects that will live as long as the p
 worker allocates and drops millions of short-lived rows, dicts and strings a minute (contexts,
 result rows, e-mails), nearly all freed by reference counting, so most of those collections
 find nothing. Freezing what is alive once the process is set up, and collecting the young
-generation every 50,000 allocations, took 6 to 8% of the CPU off each e-mail (docs/benchmarks.md,
-session 11). Cycles are still collected, only later; memory held by uncollected cycles stays
-small next to the process's working set.
+generation every 50,000 allocations, took 2 to 4% of the CPU off each e-mail, measured against
+the SMTP sink's (docs/benchmarks.md, session 11). Cycles are still collected, only later;
+what uncollected cycles hold meanwhile stays small next to the process's working set.
 """
 
 from __future__ import annotations
