@@ -22,7 +22,6 @@ def test_tuning_freezes_what_is_alive_and_raises_the_thresholds() -> None:
         [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.split("\n")[0] == f"{GC_THRESHOLDS} 0 True"
-    assert GC_THRESHOLDS[0] > 700  # fewer young collections than CPython's default
 
 
 def test_the_builder_process_is_tuned_and_this_one_is_not() -> None:

@@ -1,4 +1,4 @@
-"""Interpreter settings for Lifetide's long-running processes: the worker and the e-mail builder.
+"""Interpreter settings for long-running processes: the worker, `serve`, the e-mail builder.
 
 CPython's cyclic garbage collector runs its youngest generation every 700 net allocations, and
 a full collection walks every tracked object alive: after importing SQLAlchemy, Ibis, pyarrow
