@@ -32,7 +32,7 @@ from lifetide.messaging.compose import (
 )
 from lifetide.messaging.links import Links
 from lifetide.messaging.template_store import bundled_templates, sample_context
-from lifetide.messaging.templates import _INLINER, RenderedEmail, render_email
+from lifetide.messaging.templates import RenderedEmail, inline_css, render_email
 from lifetide.messaging.tokens import LinkSigner
 from tests.messaging.conftest import BASE
 
@@ -460,7 +460,7 @@ _PIECES = st.sampled_from(
 @given(st.lists(_PIECES, max_size=25))
 def test_anchors_in_inlined_html_match_htmlparser(pieces: list[str]) -> None:
     # compose_email scans css_inline's output: well-formed HTML, whatever went in.
-    html = _INLINER.inline("<html><body>" + "".join(pieces) + "</body></html>")
+    html = inline_css("<html><body>" + "".join(pieces) + "</body></html>")
     reference = _Reference()
     reference.feed(html)
     reference.close()
@@ -526,7 +526,7 @@ def test_rewritten_tags_are_built_from_their_parsed_attributes(
 ) -> None:
     source = "<html><body>" + "".join(pieces) + "</body></html>"
     if inlined:
-        source = _INLINER.inline(source)
+        source = inline_css(source)
     assert rewrite_links(source, _tracked) == _rebuilt_from_anchors(source, _tracked)
 
 

@@ -56,7 +56,7 @@ _COLUMNS = (
     "at",
 )
 # What a read gives per event: all but the message id.
-READ_COLUMNS = _COLUMNS[1:]
+READ_COLUMNS = tuple(c for c in _COLUMNS if c != "message_id")
 
 
 class RecentActivity:
