@@ -14,13 +14,13 @@ from typing import Any
 from sqlalchemy import select
 
 from journey_shop import Shop, count_sends, cpu_seconds, profiled, say, vacuum
-from lifetide.channels.messages import OutgoingEmail, outgoing_email
+from lifetide.channels.messages import OutgoingEmail
 from lifetide.channels.smtp import SmtpTransport
 from lifetide.context import Lifetide
 from lifetide.journeys.definition import Offer
 from lifetide.journeys.engine import JourneyEngine
 from lifetide.journeys.facts import people
-from lifetide.messaging.compose import build_email
+from lifetide.messaging.compose import build_outgoing
 from lifetide.messaging.links import Links
 from lifetide.messaging.personalize import ContextRequest, MessageContexts
 from lifetide.messaging.promos import CodeRequest, PromoCodes
@@ -51,7 +51,7 @@ def build_messages(app: Lifetide, rows: list[Any]) -> list[OutgoingEmail]:
         ]
         for r, context in zip(batch, contexts.build(requests), strict=True):
             address = persons[r.profile_id].address("email") or ""
-            message = build_email(
+            message = build_outgoing(
                 template,
                 context,
                 key=r.key,
@@ -63,7 +63,7 @@ def build_messages(app: Lifetide, rows: list[Any]) -> list[OutgoingEmail]:
                 step=r.step,
                 date=now,
             )
-            built.append(outgoing_email(r.key, address, message))
+            built.append(message)
     return built
 
 

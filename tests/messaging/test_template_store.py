@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lifetide.clock import ManualClock
-from lifetide.messaging.compose import anchors
+from lifetide.messaging.anchors import anchors
 from lifetide.messaging.template_store import (
     TemplateNotFound,
     TemplateStore,

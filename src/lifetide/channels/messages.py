@@ -47,7 +47,7 @@ class OutgoingEmail:
 
 
 @functools.lru_cache(maxsize=64)  # one sender for every e-mail of a Lifetide
-def _address(value: str) -> str:
+def envelope_sender(value: str) -> str:
     """The address part of a From or Sender value (parseaddr: a sixth of outgoing_email)."""
     return parseaddr(value)[1]
 
@@ -63,7 +63,7 @@ def outgoing_email(key: str, to: str, message: EmailMessage) -> OutgoingEmail:
     sender = ""
     for header in ("Sender", "From"):
         value = message.get(header)
-        if value is not None and (sender := _address(str(value))):
+        if value is not None and (sender := envelope_sender(str(value))):
             break
     if not sender:
         raise ValueError("the message has no From header with an address")
@@ -83,6 +83,11 @@ def outgoing_email(key: str, to: str, message: EmailMessage) -> OutgoingEmail:
 
 
 _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+
+
+def crlf_lines(body: bytes) -> bytes:
+    """`body` with each line break (CRLF, CR or LF) a CRLF."""
+    return _LINE_BREAK.sub(b"\r\n", body) if b"\r" in body else body.replace(b"\n", b"\r\n")
 
 
 def flat_alternative(message: Message, policy: Policy) -> bytes | None:

@@ -23,8 +23,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
-from lifetide.channels.messages import OutgoingEmail, outgoing_email
-from lifetide.messaging.compose import build_email
+from lifetide.channels.messages import OutgoingEmail
+from lifetide.messaging.compose import build_outgoing
 from lifetide.messaging.links import Links
 from lifetide.messaging.templates import TemplateProblem, TemplateSpec
 from lifetide.messaging.tokens import LinkSigner
@@ -80,7 +80,7 @@ def build_all(
     built: list[Built] = []
     for job in jobs:
         try:
-            message = build_email(
+            message = build_outgoing(
                 job.template,
                 job.context,
                 key=job.key,
@@ -92,7 +92,7 @@ def build_all(
                 step=job.step,
                 date=date,
             )
-            built.append(Built(job.key, outgoing_email(job.key, job.to, message)))
+            built.append(Built(job.key, message))
         except TemplateProblem as problem:
             built.append(Built(job.key, None, f"template {job.template.name!r}: {problem}"))
         except Exception as err:  # one odd row (an address, a value) must not stop the rest
