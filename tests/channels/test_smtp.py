@@ -14,10 +14,19 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from aiosmtplib.email import quote_address
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from lifetide.channels.event_loop import new_event_loop
-from lifetide.channels.messages import DeliveryResult, OutgoingEmail, outgoing_email, seven_bit
-from lifetide.channels.smtp import SmtpTransport
+from lifetide.channels.messages import (
+    BARE_ADDRESS,
+    DeliveryResult,
+    OutgoingEmail,
+    outgoing_email,
+    seven_bit,
+)
+from lifetide.channels.smtp import SmtpTransport, _mailbox
 from lifetide.channels.smtp_url import SmtpServer as ServerAddress
 from lifetide.channels.smtp_url import SmtpUrlError, parse_smtp_url
 from lifetide.messaging.compose import compose_email
@@ -199,6 +208,23 @@ def test_a_message_that_cannot_be_sent_fails_alone(smtp_server: Start) -> None:
     assert results[0].outcome == "failed"
     assert "cannot send" in (results[0].detail or "")
     assert results[1].outcome == "sent"
+
+
+@settings(max_examples=300)
+@given(st.one_of(st.from_regex(BARE_ADDRESS, fullmatch=True), st.text(max_size=40)))
+@example("ann@example.com")
+@example("Ann <ann@example.com>")
+@example("a b@example.com")
+@example("a@example.com> NOTIFY=NEVER")
+def test_envelope_addresses_are_written_as_aiosmtplib_quotes_them(address: str) -> None:
+    # A bare address is written without parsing: the same bytes quote_address makes.
+    try:
+        expected = quote_address(address).encode("utf-8")
+    except ValueError as err:
+        with pytest.raises(ValueError, match=re.escape(str(err))):
+            _mailbox(address, "utf-8")
+        return
+    assert _mailbox(address, "utf-8") == expected
 
 
 @pytest.mark.parametrize("utf8", [True, False])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
@@ -22,6 +23,7 @@ from lifetide.messaging.promos import (
     describe,
     normalize_code,
     prefix,
+    random_part,
 )
 from lifetide.ops.models import PromoCode
 from tests.messaging.conftest import T0
@@ -37,6 +39,14 @@ def promos(sessions: sessionmaker[Session], clock: ManualClock) -> PromoCodes:
 def test_the_alphabet_has_no_lookalikes() -> None:
     assert not set("0O1I") & set(ALPHABET)
     assert len(set(ALPHABET)) == len(ALPHABET) == 32
+
+
+def test_random_parts_use_every_letter_evenly() -> None:
+    # 64,000 letters, 2,000 expected of each: a biased mapping would be far off.
+    letters = Counter("".join(random_part() for _ in range(8_000)))
+    assert set(letters) == set(ALPHABET)
+    assert all(1_700 < n < 2_300 for n in letters.values())
+    assert all(len(random_part(n)) == n for n in (1, 8, 20))
 
 
 @pytest.mark.parametrize(

@@ -46,6 +46,13 @@ class OutgoingEmail:
     data: bytes
 
 
+# A bare address, what a profile holds: parseaddr gives it back as it is, and it holds
+# nothing (space, angle bracket, line break) that could end an SMTP command's argument.
+BARE_ADDRESS = re.compile(
+    r"[A-Za-z0-9_%+'-]+(?:\.[A-Za-z0-9_%+'-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+)
+
+
 @functools.lru_cache(maxsize=64)  # one sender for every e-mail of a Lifetide
 def envelope_sender(value: str) -> str:
     """The address part of a From or Sender value (parseaddr: a sixth of outgoing_email)."""

@@ -42,8 +42,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import aiosmtplib
+from aiosmtplib.email import quote_address
 
-from lifetide.channels.messages import DeliveryResult, Outcome, OutgoingEmail, seven_bit
+from lifetide.channels.messages import (
+    BARE_ADDRESS,
+    DeliveryResult,
+    Outcome,
+    OutgoingEmail,
+    seven_bit,
+)
 from lifetide.channels.smtp_url import SmtpServer, parse_smtp_url
 
 log = logging.getLogger(__name__)
@@ -389,6 +396,18 @@ def _wire(data: bytes) -> bytes | None:
     return data + b".\r\n"
 
 
+def _mailbox(address: str, encoding: str) -> bytes:
+    """`<address>` for MAIL FROM or RCPT TO, as aiosmtplib's `quote_address` writes it.
+
+    A bare address (a profile's, the shop's) is written at once: `quote_address` parses
+    each one with `email.utils.parseaddr`, twice per message. Any other goes through it,
+    and it refuses what could smuggle parameters or commands onto the line.
+    """
+    if BARE_ADDRESS.fullmatch(address):
+        return f"<{address}>".encode(encoding)
+    return quote_address(address).encode(encoding)
+
+
 async def _transaction(client: aiosmtplib.SMTP, item: OutgoingEmail, options: Sequence[str]) -> str:
     """MAIL, RCPT and DATA for one message; the server's reply to the data.
 
@@ -424,8 +443,17 @@ async def _transaction(client: aiosmtplib.SMTP, item: OutgoingEmail, options: Se
     if client.supports_extension("size"):
         mail_options.insert(0, f"size={len(data)}")
     try:
-        await client.mail(item.sender, options=mail_options, encoding=encoding)
-        await client.rcpt(item.to, encoding=encoding)
+        # client.mail and client.rcpt, less their address parsing (see _mailbox).
+        sender = await client.execute_command(
+            b"MAIL",
+            b"FROM:" + _mailbox(item.sender, encoding),
+            *(option.encode("ascii") for option in mail_options),
+        )
+        if sender.code != 250:
+            raise aiosmtplib.SMTPSenderRefused(sender.code, sender.message, item.sender)
+        recipient = await client.execute_command(b"RCPT", b"TO:" + _mailbox(item.to, encoding))
+        if recipient.code not in (250, 251):
+            raise aiosmtplib.SMTPRecipientRefused(recipient.code, recipient.message, item.to)
         start = await client.execute_command(b"DATA")
         if start.code != 354:
             raise aiosmtplib.SMTPDataError(start.code, start.message)

@@ -29,6 +29,7 @@ from typing import Any
 import html2text
 
 from lifetide.channels.messages import (
+    BARE_ADDRESS,
     OutgoingEmail,
     crlf_lines,
     envelope_sender,
@@ -194,17 +195,12 @@ def track_text(
     return _Tracker(links, key, journey_id, step, medium).text(body)
 
 
-_BARE_ADDRESS = re.compile(
-    r"[A-Za-z0-9_%+'-]+(?:\.[A-Za-z0-9_%+'-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
-)
-
-
 def split_address(value: str) -> tuple[str, str]:
     """(display name, address) of `value`, as `email.utils.parseaddr` reads it.
 
     A bare address, what a profile holds, is recognised at once: parseaddr takes 40 µs.
     """
-    if _BARE_ADDRESS.fullmatch(value):
+    if BARE_ADDRESS.fullmatch(value):
         return "", value
     return parseaddr(value)
 

@@ -31,9 +31,14 @@ RANDOM_LENGTH = 8
 _ATTEMPTS = 8
 
 
+# Each random byte to a letter: 32 letters divide 256, so every letter is equally likely.
+# (secrets.choice per letter cost ten times as much, once per e-mail with an offer.)
+_LETTER_OF_BYTE = bytes(ALPHABET[b % len(ALPHABET)].encode("ascii")[0] for b in range(256))
+
+
 def random_part(length: int = RANDOM_LENGTH) -> str:
     """`length` characters from the unambiguous alphabet, from the system's secure source."""
-    return "".join(secrets.choice(ALPHABET) for _ in range(length))
+    return secrets.token_bytes(length).translate(_LETTER_OF_BYTE).decode("ascii")
 
 
 def prefix(kind: str, value: float) -> str:
