@@ -15,7 +15,9 @@ suppression and caps are checked as always.
   policy gate, promo code, context, render, compose, SMTP, record. Peer, same run: the same
   messages built again (timed on their own: contexts, codes, render, compose) and pushed
   through SmtpTransport alone with the same number of connections, in one batch (the
-  transport's ceiling) and in the dispatcher's chunks of 4 x connections.
+  transport's ceiling) and in the dispatcher's chunks of 4 x connections. CPU milliseconds
+  an e-mail are given per process (dispatcher, builder, sink), for PostgreSQL's processes
+  (0 on the embedded stores) and for the whole machine (every core's busy time).
 - steps: `--steps` cart instances due now, JourneyRunner.run_batch(limit) until none is due,
   per batch limit. Peer: one INSERT ... SELECT of the outbox rows and one UPDATE of the
   instances, the same state change in hand-written SQL, in the same database.
