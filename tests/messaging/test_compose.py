@@ -295,11 +295,12 @@ def test_bad_arguments_are_refused(links: Links, kwargs: dict[str, object], says
 
 def test_a_subject_cannot_inject_headers(links: Links) -> None:
     rendered = RenderedEmail("Hi\r\nBcc: victim@example.com", "<p>x</p>", "x")
-    with pytest.raises(ValueError):
-        compose_email(
-            rendered, key=KEY, to="ada@example.com", sender="shop@shop.example.com", links=links,
-            profile_id=1, journey_id=7, step="s", date=WHEN,
-        )  # fmt: skip
+    for compose in (compose_email, compose_outgoing):
+        with pytest.raises(ValueError, match="linefeed or carriage return"):
+            compose(
+                rendered, key=KEY, to="ada@example.com", sender="shop@shop.example.com",
+                links=links, profile_id=1, journey_id=7, step="s", date=WHEN,
+            )  # fmt: skip
     # Rendering keeps subjects on one line, so a template cannot get this far.
     spec = bundled_templates()["cart-reminder"]
     assert "\n" not in render_email(spec, {"customer": {"first_name": "A\nBcc: x"}}).subject

@@ -3,11 +3,12 @@
 The HTML's `<style>` rules are inlined into `style` attributes by css_inline (media queries are
 kept in a `<style>` block for the clients that read them). Each `<a href>` to an http(s)
 address in css_inline's output is rewritten to the signed click redirect; the anchors are
-found by a small HTML tokenizer (held to html.parser's answers by a test), so only anchor tags
-change; mailto:, tel:, #anchors and Lifetide's own unsubscribe and tracking links are left
-alone. A 1x1 open pixel goes at the end of the body. Without a text template, the
-plain-text part is drawn from the HTML by html2text; its links are tracked too. Both parts go
-on the wire as they are (7bit or 8bit) where RFC 5322's line limit allows, else in base64.
+found by a small HTML tokenizer (lifetide.messaging.anchors), so only anchor tags change;
+mailto:, tel:, #anchors and Lifetide's own unsubscribe and tracking links are left alone. A
+1x1 open pixel goes at the end of the body. Without a text template, the plain-text part is
+drawn from the HTML by html2text; its links are tracked too. Both parts go on the wire as
+they are (7bit or 8bit) where RFC 5322's line limit allows, else in base64. `compose_email`
+gives the message object; `compose_outgoing` writes the same message's bytes directly.
 """
 
 from __future__ import annotations
