@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 import ibis
 import pyarrow as pa
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
 from lifetide.clock import naive_utc
 from lifetide.context import Lifetide
@@ -48,6 +48,19 @@ from lifetide.warehouse.connection import Warehouse
 from lifetide.warehouse.schema import DEVICE_KIND, RECORD_KINDS
 
 _MERGE_HOPS = 8
+# The columns a context and the merge chain need, as plain rows: loading whole ORM objects
+# cost more than the rest of the customers' part of a context.
+_CUSTOMER = (
+    Customer.id,
+    Customer.merged_into_id,
+    Customer.first_name,
+    Customer.last_name,
+    Customer.email,
+    Customer.phone,
+    Customer.time_zone,
+    Customer.country,
+    Customer.traits,
+)
 _ZERO = Decimal("0.00")
 
 
@@ -67,7 +80,7 @@ class ContextRequest:
 class _Reads:
     """What one batch read, by survivor profile id (or cart id)."""
 
-    customers: dict[int, Customer]
+    customers: dict[int, Row[Any]]
     predictions: dict[int, dict[str, Any]]
     recommended: dict[int, list[str]]
     # By (survivor profile, cart id): a cart's lines are only its owner's own events.
@@ -237,15 +250,15 @@ class MessageContexts:
                     return f"{parts.scheme}://{parts.netloc}"
         return self._app.settings.base_url.rstrip("/")
 
-    def _customers(self, ids: set[int]) -> tuple[dict[int, int], dict[int, Customer]]:
+    def _customers(self, ids: set[int]) -> tuple[dict[int, int], dict[int, Row[Any]]]:
         """Each requested id's survivor (following merges), and the survivors' rows."""
-        rows: dict[int, Customer] = {}
+        rows: dict[int, Row[Any]] = {}
         todo = set(ids)
         with self._app.sessions() as session:
             for _ in range(_MERGE_HOPS):
                 if not todo:
                     break
-                found = session.scalars(select(Customer).where(Customer.id.in_(sorted(todo))))
+                found = session.execute(select(*_CUSTOMER).where(Customer.id.in_(sorted(todo))))
                 rows.update({row.id: row for row in found})
                 todo = {
                     row.merged_into_id
@@ -278,7 +291,7 @@ class MessageContexts:
             return [(str(k), str(v), int(c)) for k, v, c in found if k in wanted]
 
 
-def _customer(profile: int, row: Customer | None) -> dict[str, Any]:
+def _customer(profile: int, row: Row[Any] | None) -> dict[str, Any]:
     if row is None:
         return {"id": profile, "first_name": None, "last_name": None, "email": None,
                 "phone": None, "time_zone": None, "country": None, "traits": {}}  # fmt: skip
