@@ -20,7 +20,7 @@ from lifetide.channels.messages import outgoing_email
 from lifetide.messaging.anchors import anchors
 from lifetide.messaging.compose import (
     _with_pixel,
-    build_email,
+    build_outgoing,
     compose_email,
     compose_outgoing,
     message_id,
@@ -62,11 +62,10 @@ HTML = """<!DOCTYPE html>
 """
 
 
-def _compose(links: Links, html: str, text: str = "", **kwargs: object) -> EmailMessage:
-    rendered = RenderedEmail("Ünïcode cart — 10% off", html, text)
-    arguments: dict[str, object] = {
+def _arguments(links: Links, to: str = "Ada Lovelace <ada@example.com>") -> dict[str, Any]:
+    return {
         "key": KEY,
-        "to": "Ada Lovelace <ada@example.com>",
+        "to": to,
         "sender": "Lifetide Demo Shop <shop@shop.example.com>",
         "links": links,
         "profile_id": 42,
@@ -74,8 +73,11 @@ def _compose(links: Links, html: str, text: str = "", **kwargs: object) -> Email
         "step": "first_email",
         "date": WHEN,
     }
-    arguments.update(kwargs)
-    return compose_email(rendered, **arguments)  # type: ignore[arg-type]
+
+
+def _compose(links: Links, html: str, text: str = "", **kwargs: object) -> EmailMessage:
+    rendered = RenderedEmail("Ünïcode cart — 10% off", html, text)
+    return compose_email(rendered, **{**_arguments(links), **kwargs})
 
 
 def _parsed(message: EmailMessage) -> EmailMessage:
@@ -321,12 +323,9 @@ def test_sms_links_are_tracked_too(links: Links, signer: LinkSigner) -> None:
 
 def test_a_bundled_email_end_to_end(links: Links, signer: LinkSigner) -> None:
     template = bundled_templates()["cart-reminder"]
-    message = build_email(
-        template, sample_context(), key=KEY, to="ada@example.com",
-        sender="Lifetide Demo Shop <shop@shop.example.com>", links=links, profile_id=42,
-        journey_id=7, step="first_email", date=WHEN,
-    )  # fmt: skip
-    parsed = _parsed(message)
+    built = build_outgoing(template, sample_context(), **_arguments(links, "ada@example.com"))
+    parsed = email.message_from_bytes(built.data, policy=default)
+    assert isinstance(parsed, EmailMessage)
     assert parsed["Subject"] == "Ada, you left something in your cart"
     html_part, text_part = parsed.get_body(("html",)), parsed.get_body(("plain",))
     assert html_part is not None and text_part is not None
@@ -458,16 +457,7 @@ def test_outgoing_is_what_the_email_package_writes(
     page = f"<p>{html}</p>{lines}<a href='https://x.example/'>x</a>"
     rendered = RenderedEmail(subject, page, body)
     to = f"{name} <ann@example.com>" if name else "ann@example.com"
-    arguments: dict[str, Any] = {
-        "key": KEY,
-        "to": to,
-        "sender": "Lifetide Demo Shop <shop@shop.example.com>",
-        "links": links,
-        "profile_id": 42,
-        "journey_id": 7,
-        "step": "first_email",
-        "date": WHEN,
-    }
+    arguments = _arguments(links, to)
     try:
         expected = outgoing_email(KEY, to, compose_email(rendered, **arguments))
     except ValueError as err:  # a name the email package will not write
@@ -480,15 +470,9 @@ def test_outgoing_is_what_the_email_package_writes(
 
 
 def test_outgoing_with_headers_of_the_caller_s_own_drops_a_bcc(links: Links) -> None:
-    arguments: dict[str, Any] = {
-        "key": KEY,
-        "to": "ann@example.com",
+    arguments = {
+        **_arguments(links, "ann@example.com"),
         "sender": "shop@shop.example.com",
-        "links": links,
-        "profile_id": 42,
-        "journey_id": 7,
-        "step": "first_email",
-        "date": WHEN,
         "headers": {"Reply-To": "help@shop.example.com", "Bcc": "audit@shop.example.com"},
     }
     rendered = RenderedEmail("Hi", "<p>Hi</p>", "Hi")
@@ -503,14 +487,4 @@ def test_outgoing_with_headers_of_the_caller_s_own_drops_a_bcc(links: Links) -> 
 def test_outgoing_needs_a_sender_address(links: Links) -> None:
     rendered = RenderedEmail("Hi", "<p>Hi</p>", "Hi")
     with pytest.raises(ValueError, match="sender 'Shop' has no e-mail address"):
-        compose_outgoing(
-            rendered,
-            key=KEY,
-            to="ann@example.com",
-            sender="Shop",
-            links=links,
-            profile_id=42,
-            journey_id=7,
-            step="first_email",
-            date=WHEN,
-        )
+        compose_outgoing(rendered, **{**_arguments(links, "ann@example.com"), "sender": "Shop"})

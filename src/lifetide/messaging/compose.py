@@ -443,41 +443,6 @@ def _recipient(name: str, address: str) -> Address | str:
     return Address(display_name=name, username=user, domain=domain)
 
 
-def build_email(
-    template: TemplateSource,
-    context: Mapping[str, Any],
-    *,
-    key: str,
-    to: str,
-    sender: str,
-    links: Links,
-    profile_id: int,
-    journey_id: int | None,
-    step: str,
-    date: dt.datetime,
-    headers: Mapping[str, str] | None = None,
-) -> EmailMessage:
-    """Render `template` with `context` plus its footer links, then compose the e-mail.
-
-    Raises `TemplateProblem` when the template fails.
-    """
-    address = split_address(to)[1]
-    footer = links.message_links(key, profile_id, "email", address)
-    rendered = render_email(template, {**context, **footer})
-    return compose_email(
-        rendered,
-        key=key,
-        to=to,
-        sender=sender,
-        links=links,
-        profile_id=profile_id,
-        journey_id=journey_id,
-        step=step,
-        date=date,
-        headers=headers,
-    )
-
-
 def build_outgoing(
     template: TemplateSource,
     context: Mapping[str, Any],
@@ -491,9 +456,10 @@ def build_outgoing(
     step: str,
     date: dt.datetime,
 ) -> OutgoingEmail:
-    """`build_email`'s e-mail ready for a transport (see `compose_outgoing`).
+    """Render `template` with `context` plus its footer links, then write the e-mail.
 
-    The one call a dispatcher needs: raises `TemplateProblem` when the template fails.
+    The one call a dispatcher needs (see `compose_outgoing`): raises `TemplateProblem` when
+    the template fails.
     """
     address = split_address(to)[1]
     footer = links.message_links(key, profile_id, "email", address)
