@@ -92,9 +92,9 @@ def outgoing_email(key: str, to: str, message: EmailMessage) -> OutgoingEmail:
 _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 
 
-def crlf_lines(body: bytes) -> bytes:
-    """`body` with each line break (CRLF, CR or LF) a CRLF."""
-    return _LINE_BREAK.sub(b"\r\n", body) if b"\r" in body else body.replace(b"\n", b"\r\n")
+def crlf_lines(body: bytes, linesep: bytes = b"\r\n") -> bytes:
+    """`body` with each line break (CRLF, CR or LF) a `linesep`."""
+    return _LINE_BREAK.sub(linesep, body) if b"\r" in body else body.replace(b"\n", linesep)
 
 
 def flat_alternative(message: Message, policy: Policy) -> bytes | None:
@@ -143,9 +143,7 @@ def flat_alternative(message: Message, policy: Policy) -> bytes | None:
         out.append(linesep + delimiter + linesep)
         out += [policy.fold_binary(name, value) for name, value in part.raw_items()]
         out.append(linesep)
-        out.append(
-            _LINE_BREAK.sub(linesep, body) if b"\r" in body else body.replace(b"\n", linesep)
-        )
+        out.append(crlf_lines(body, linesep))
     out.append(linesep + delimiter + b"--" + linesep)
     return b"".join(out)
 

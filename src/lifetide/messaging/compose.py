@@ -374,7 +374,7 @@ def compose_outgoing(
     for subtype, encoding, body in composed.parts:
         out.append(
             delimiter
-            + f'\r\nContent-Type: text/{subtype}; charset="utf-8"\r\n'
+            + f"\r\nContent-Type: {_text_type(subtype)}\r\n"
             f"Content-Transfer-Encoding: {encoding}\r\n\r\n".encode("ascii")
         )
         out.append(crlf_lines(body))
@@ -427,13 +427,18 @@ def _payload(body: str, boundary: str) -> tuple[str, bytes]:
 
 def _part(subtype: str, encoding: str, body: bytes) -> MIMEPart:
     part = MIMEPart(policy=_POLICY)
-    part["Content-Type"] = f'text/{subtype}; charset="utf-8"'
+    part["Content-Type"] = _text_type(subtype)
     part["Content-Transfer-Encoding"] = encoding
     # As the email parser holds 8bit data (surrogate escapes): BytesGenerator writes the
     # bytes as they are, and a 7bit serializer (str(), or aiosmtplib for a server without
     # 8BITMIME) re-encodes them by the part's charset.
     part.set_payload(body.decode("ascii", "surrogateescape"))
     return part
+
+
+def _text_type(subtype: str) -> str:
+    """A text part's Content-Type, the same whichever way the message is written."""
+    return f'text/{subtype}; charset="utf-8"'
 
 
 def _recipient(name: str, address: str) -> Address | str:
