@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -37,6 +38,25 @@ def test_each_message_becomes_one_eml_file(tmp_path: Path) -> None:
     assert parsed["X-Lifetide-Send"] == "1:send:1"
     assert parsed["To"] == "c1@example.com"
     assert results[1].detail == str(outbox / "1:send:1.eml")
+
+
+def test_a_stream_is_written_a_message_at_a_time_each_recorded_before_the_next(
+    tmp_path: Path,
+) -> None:
+    outbox = tmp_path / "outbox"
+    items = [make_email(f"{i}:send:1", f"c{i}@example.com") for i in range(4)]
+    seen: list[tuple[int, str, int]] = []
+
+    async def source() -> AsyncIterator[OutgoingEmail]:
+        for item in items:
+            yield item
+
+    async def record(index: int, result: DeliveryResult) -> None:
+        # The files written so far: this message's and those before it, none after.
+        seen.append((index, result.outcome, len(list(outbox.iterdir()))))
+
+    asyncio.run(FileTransport(outbox).send_stream(source(), record))
+    assert seen == [(0, "sent", 1), (1, "sent", 2), (2, "sent", 3), (3, "sent", 4)]
 
 
 def test_the_same_key_replaces_its_file_and_leaves_no_temporary_files(tmp_path: Path) -> None:

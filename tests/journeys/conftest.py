@@ -8,7 +8,7 @@ import json
 import re
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,8 +26,13 @@ class Mailbox:
     bounce: re.Pattern[str] = re.compile(r"^bounce")
     # Refused for policy (a relay's spam filter): says nothing about the address.
     policy: re.Pattern[str] = re.compile(r"^policy")
+    # Greylisted: 451 the first time an address is tried, accepted afterwards.
+    greylist: re.Pattern[str] = re.compile(r"^grey")
     messages: list[EmailMessage] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    tried: set[str] = field(default_factory=set)
+    # Called with each message's connection and the message, before it is accepted.
+    on_data: Callable[[Session, EmailMessage], None] | None = None
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -36,6 +41,9 @@ class Mailbox:
             return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
         if self.policy.search(address):
             return "554 5.7.1 Message rejected under policy"
+        if self.greylist.search(address) and address not in self.tried:
+            self.tried.add(address)
+            return "451 4.7.1 Greylisted, try again later"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 Ok"
 
@@ -44,6 +52,8 @@ class Mailbox:
             envelope.original_content or b"", policy=email.policy.default
         )
         assert isinstance(parsed, EmailMessage)
+        if self.on_data is not None:
+            self.on_data(session, parsed)
         with self.lock:
             self.messages.append(parsed)
         return "250 2.0.0 Ok: queued"

@@ -12,11 +12,11 @@ import contextlib
 import hashlib
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
-from lifetide.channels.messages import DeliveryResult, OutgoingEmail
+from lifetide.channels.messages import DeliveryResult, OutgoingEmail, Record
 
 # File names stay well under the usual 255-byte limit; longer keys end in a digest.
 MAX_STEM = 150
@@ -53,6 +53,19 @@ class FileTransport:
         if not batch:
             return []
         return await asyncio.to_thread(self._write_all, list(batch))
+
+    async def send_stream(self, source: AsyncIterator[OutgoingEmail], record: Record) -> None:
+        """Write each message as `source` yields it, awaiting `record` for its result."""
+        index = 0
+        try:
+            async for item in source:
+                results = await asyncio.to_thread(self._write_all, [item])
+                await record(index, results[0])
+                index += 1
+        finally:
+            aclose = getattr(source, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     async def close(self) -> None:
         """Nothing to release."""

@@ -18,7 +18,7 @@ import email
 import functools
 import io
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.generator import BytesGenerator
 from email.message import EmailMessage, Message
@@ -190,11 +190,23 @@ class DeliveryResult:
     code: int | None = None
 
 
+# Told each message's result as it ends (its place in the stream, the result); a message's
+# connection takes no other message until this returns.
+Record = Callable[[int, DeliveryResult], Awaitable[None]]
+
+
 class EmailTransport(Protocol):
     """Something that delivers e-mails: SmtpTransport, FileTransport."""
 
     async def send(self, batch: Sequence[OutgoingEmail]) -> list[DeliveryResult]:
         """One result per message, in batch order; never raises for one message's fault."""
+        ...
+
+    async def send_stream(self, source: AsyncIterator[OutgoingEmail], record: Record) -> None:
+        """Deliver messages as `source` yields them, awaiting `record` for each result.
+
+        Raises what `source` or `record` raised, once the messages under way have ended.
+        """
         ...
 
     async def close(self) -> None:

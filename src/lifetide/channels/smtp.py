@@ -2,8 +2,15 @@
 
 A batch is spread over the pool: each connection takes the next message as soon as it is free,
 so a slow answer holds up one connection, not the batch. Connections stay open between
-batches; one the server has closed meanwhile is reopened when it is next needed. Each message
-ends in one DeliveryResult (see lifetide.channels.messages):
+batches; one the server has closed meanwhile is reopened when it is next needed.
+
+`send_stream` takes its messages from an async iterator as they come, and awaits the caller's
+`record` for each result before that connection takes another: the caller can record each
+result before its connection goes on (so at most one message per connection is delivered and
+not yet recorded), while the other connections keep sending. The iterator is read only a few
+messages ahead of the connections.
+
+Each message ends in one DeliveryResult (see lifetide.channels.messages):
 
 - 2xx after DATA: "sent", provider_message_id = the Message-ID header.
 - 5xx on RCPT or DATA: "bounced", with the server's code and text. 5xx on MAIL FROM (the
@@ -38,7 +45,7 @@ import contextlib
 import logging
 import socket
 import ssl
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 import aiosmtplib
@@ -49,6 +56,7 @@ from lifetide.channels.messages import (
     DeliveryResult,
     Outcome,
     OutgoingEmail,
+    Record,
     seven_bit,
 )
 from lifetide.channels.smtp_url import SmtpServer, parse_smtp_url
@@ -84,14 +92,29 @@ class _Job:
 
 @dataclass
 class _Batch:
-    """The shared state of one send(): work still to do and results so far."""
+    """The shared state of one stream of messages: work under way, and how it ends."""
 
     queue: asyncio.Queue[_Job | None]
-    results: list[DeliveryResult | None]
-    remaining: int
+    record: Record
     workers: int
+    remaining: int = 0  # messages taken from the source whose result is not yet final
+    exhausted: bool = False  # the source has no more
     unreachable: str | None = None
+    error: BaseException | None = None  # what the source or a record raised: stop
+    taken: asyncio.Event = field(default_factory=asyncio.Event)  # a worker took a job
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
+
+    def stop(self, error: BaseException) -> None:
+        """Take no new message; wake the feeder and the workers (each ends its message)."""
+        if self.error is None:
+            self.error = error
+        self.taken.set()
+        self.release()
+
+    def release(self) -> None:
+        """Wake every worker with the end marker."""
+        for _ in range(self.workers):
+            self.queue.put_nowait(None)
 
 
 class _Link:
@@ -150,21 +173,67 @@ class SmtpTransport:
             raise RuntimeError("this SMTP transport is closed")
         if not batch:
             return []
+        results: list[DeliveryResult | None] = [None] * len(batch)
+
+        async def keep(index: int, result: DeliveryResult) -> None:
+            results[index] = result
+
+        await self._stream(_each(batch), keep, min(self.connections, len(batch)), len(batch))
+        return [r for r in results if r is not None]
+
+    async def send_stream(
+        self, source: AsyncIterator[OutgoingEmail], record: Record, *, ahead: int = 0
+    ) -> None:
+        """Deliver what `source` yields over the pool, awaiting `record` for each result.
+
+        A connection takes its next message only once `record` returned for its last one.
+        `source` is read while fewer than `ahead` messages (default: twice the pool) wait
+        for a connection. If `source` or `record` raises, no further message is begun; the
+        error is raised once the messages under way have ended, and those still waiting are
+        left unsent.
+        """
+        if self._closed:
+            raise RuntimeError("this SMTP transport is closed")
+        await self._stream(source, record, self.connections, ahead or 2 * self.connections)
+
+    async def _stream(
+        self, source: AsyncIterator[OutgoingEmail], record: Record, workers: int, ahead: int
+    ) -> None:
         idle = self._pool()
-        state = _Batch(
-            queue=asyncio.Queue(),
-            results=[None] * len(batch),
-            remaining=len(batch),
-            workers=min(self.connections, len(batch)),
-        )
-        for index, item in enumerate(batch):
-            state.queue.put_nowait(_Job(index, item))
+        state = _Batch(queue=asyncio.Queue(), record=record, workers=workers)
         try:
-            await asyncio.gather(*(self._work(idle, state) for _ in range(state.workers)))
+            await asyncio.gather(
+                self._feed(source, state, ahead),
+                *(self._work(idle, state) for _ in range(workers)),
+            )
         finally:
             for timer in state.timers:
                 timer.cancel()
-        return [r for r in state.results if r is not None]
+        if state.error is not None:
+            raise state.error
+
+    async def _feed(self, source: AsyncIterator[OutgoingEmail], state: _Batch, ahead: int) -> None:
+        """Queue the source's messages, keeping at most `ahead` waiting for a connection."""
+        index = 0
+        try:
+            async for item in source:
+                while state.queue.qsize() >= ahead and state.error is None:
+                    state.taken.clear()
+                    await state.taken.wait()
+                if state.error is not None:
+                    break
+                state.remaining += 1
+                state.queue.put_nowait(_Job(index, item))
+                index += 1
+        except Exception as err:
+            state.stop(err)
+        finally:
+            aclose = getattr(source, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        state.exhausted = True
+        if state.remaining == 0 and state.error is None:
+            state.release()
 
     async def close(self) -> None:
         """Say QUIT on every open connection; the transport may not be used afterwards."""
@@ -190,10 +259,11 @@ class SmtpTransport:
         return self._idle
 
     async def _work(self, idle: asyncio.Queue[_Link], state: _Batch) -> None:
-        """Take messages from the batch until it is done, over one connection of the pool."""
+        """Take messages until the stream is done, over one connection of the pool."""
         link = await idle.get()
         try:
-            while (job := await state.queue.get()) is not None:
+            while state.error is None and (job := await state.queue.get()) is not None:
+                state.taken.set()
                 if state.unreachable is None and not link.connected:
                     try:
                         await self._connect(link)
@@ -204,16 +274,18 @@ class SmtpTransport:
                         log.exception("SMTP: connecting to %s failed", self.server.display)
                         state.unreachable = f"cannot connect: {_describe(err)}"
                 if state.unreachable is not None:
-                    self._finish(
-                        state, job, DeliveryResult(job.item.key, "retry", None, state.unreachable)
+                    result: DeliveryResult | None = DeliveryResult(
+                        job.item.key, "retry", None, state.unreachable
                     )
-                    continue
-                await self._attempt(link, job, state)
+                else:
+                    result = await self._attempt(link, job, state)
+                if result is not None:
+                    await self._finish(state, job, result)
         finally:
             idle.put_nowait(link)
 
-    async def _attempt(self, link: _Link, job: _Job, state: _Batch) -> None:
-        """Try one message once; finish it or schedule it again."""
+    async def _attempt(self, link: _Link, job: _Job, state: _Batch) -> DeliveryResult | None:
+        """Try one message once: its final result, or None when it is scheduled again."""
         job.attempts += 1
         try:
             result = await self._deliver(link, job.item)
@@ -222,18 +294,15 @@ class SmtpTransport:
                 job.connection_faults += 1
             if job.attempts > self.retries:
                 detail = f"{err.detail} (gave up after {job.attempts} attempts)"
-                self._finish(
-                    state, job, DeliveryResult(job.item.key, "retry", None, detail, err.code)
-                )
-                return
+                return DeliveryResult(job.item.key, "retry", None, detail, err.code)
             self._again(state, job, self._delay(job, connection=err.connection))
-            return
+            return None
         except Exception as err:
             # Whatever it was, this message must end and the others go on.
             log.exception("SMTP: sending %s failed unexpectedly", job.item.key)
             link.drop()
             result = DeliveryResult(job.item.key, "failed", None, f"error: {_describe(err)}")
-        self._finish(state, job, result)
+        return result
 
     async def _deliver(self, link: _Link, item: OutgoingEmail) -> DeliveryResult:
         """Send one message on an open connection: its final result, or _Transient."""
@@ -372,13 +441,22 @@ class SmtpTransport:
     def _backoff(self, attempt: int) -> float:
         return min(MAX_BACKOFF, self.backoff * 2.0 ** (attempt - 1))
 
-    def _finish(self, state: _Batch, job: _Job, result: DeliveryResult) -> None:
-        """Record a message's final result; when the batch is done, release the workers."""
-        state.results[job.index] = result
+    async def _finish(self, state: _Batch, job: _Job, result: DeliveryResult) -> None:
+        """Have a message's final result recorded; when the stream is done, end the workers."""
+        try:
+            await state.record(job.index, result)
+        except Exception as err:
+            state.stop(err)
+            return
         state.remaining -= 1
-        if state.remaining == 0:
-            for _ in range(state.workers):
-                state.queue.put_nowait(None)
+        if state.remaining == 0 and state.exhausted and state.error is None:
+            state.release()
+
+
+async def _each(batch: Sequence[OutgoingEmail]) -> AsyncIterator[OutgoingEmail]:
+    """A batch as a source for `_stream`."""
+    for item in batch:
+        yield item
 
 
 def _wire(data: bytes) -> bytes | None:

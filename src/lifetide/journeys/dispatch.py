@@ -2,8 +2,10 @@
 
 A send row is claimed (a lease; SKIP LOCKED on PostgreSQL), checked against the policy gate
 with what is true at that moment (an opt-out a second ago counts), rendered, marked `sending`
-as it is handed to its channel, and marked with the result a small chunk at a time (one
-message per SMTP connection), so a crash leaves at most one chunk delivered but not recorded.
+as it is handed to its channel, and marked with its result before the SMTP connection that
+sent it takes another (results that arrive together share a commit; see
+lifetide.journeys.delivery), so a crash leaves at most one message per connection delivered
+but not recorded.
 A send still `sending` when its lease ends was interrupted: it is sent again with the same
 Message-ID (its idempotency key), which mailbox providers use to drop a duplicate, and its
 reason says so.
@@ -24,33 +26,27 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import Connection
-
-from lifetide.channels.bounces import BounceReport
 from lifetide.channels.event_loop import new_event_loop
-from lifetide.channels.messages import DeliveryResult
 from lifetide.channels.select import email_transport, text_transport
 from lifetide.context import Lifetide
+from lifetide.journeys.delivery import Deliveries
 from lifetide.journeys.exposures import Holdouts
 from lifetide.journeys.facts import Person, people
 from lifetide.journeys.outbox import (
     MAX_ATTEMPTS,
     Claimed,
     claim,
-    hand_over,
     recent_marketing,
-    result_row,
     settle,
 )
 from lifetide.journeys.policy import Decision, Message, Recipient, decide
-from lifetide.journeys.rounds import DispatchResult, Round, caps_of, template_spec, with_codes
+from lifetide.journeys.rounds import DispatchResult, Round, caps_of, template_spec
 from lifetide.journeys.store import JourneyStore
 from lifetide.journeys.texts import make_texts
-from lifetide.messaging.bounce_reports import apply_reports
 from lifetide.messaging.builder import EmailBuilder, EmailJob, LinkConfig
 from lifetide.messaging.links import Links
 from lifetide.messaging.personalize import ContextRequest, MessageContexts
@@ -62,9 +58,8 @@ from lifetide.ops.models import MessageTemplate
 # Long enough for one chunk's worst case (SMTP timeouts and retries); renewed per chunk.
 DEFAULT_LEASE = dt.timedelta(minutes=5)
 TEXT_CHUNK = 8
-# Sends are marked `sending` this many chunks at a time (one commit), and recorded a chunk at
-# a time: a crash leaves at most this many chunks to send again, and at most one chunk that
-# the server took but we did not record (sent twice, with the same Message-ID).
+# E-mails are marked `sending` this many per SMTP connection at a time (one commit): a crash
+# leaves at most two such slices to send again (see lifetide.journeys.delivery).
 HAND_OVER_CHUNKS = 8
 log = logging.getLogger(__name__)
 
@@ -93,13 +88,16 @@ class Dispatcher:
         self._holdouts = Holdouts(
             JourneyStore(lifetide.sessions, lifetide.clock), settings.global_holdout_percent
         )
+        self._deliveries = Deliveries(lifetide, worker, lease)
+        # The thread that writes e-mail results: one connection, used by one thread.
+        self._records = ThreadPoolExecutor(1, thread_name_prefix="dispatch-records")
         self._builder = EmailBuilder(
             settings.email_from,
             LinkConfig(settings.base_url, settings.secret_key.get_secret_value()),
             processes=settings.render_processes,
         )
-        # One message in flight per connection: after a crash at most that many are in doubt.
-        self._chunk = settings.smtp_connections
+        # The builder's slices: this many handed over (marked `sending`) by one statement.
+        self._slice = settings.smtp_connections * HAND_OVER_CHUNKS
         # A round being claimed and prepared ahead on `_preparer` (see dispatch).
         self._ahead: Future[Round] | None = None
         self._preparer = ThreadPoolExecutor(1, thread_name_prefix="dispatch-ahead")
@@ -131,6 +129,7 @@ class Dispatcher:
                 with transaction(self._app.sessions) as session:
                     settle(session, self._worker, [{"id": s.id} for s in undelivered])
         self._builder.close()
+        self._records.shutdown(wait=True)
         for transport in self._transports.values():
             if transport is not None:  # a channel with no provider configured
                 self._loop.run_until_complete(transport.close())
@@ -219,7 +218,7 @@ class Dispatcher:
             else:
                 verdicts.append((send, decision))
         self._settle_decisions(verdicts)
-        self._fail(failures)
+        self._deliveries.fail(failures)
         counts["failed"] += len(failures)
         for _send, decision in verdicts:
             counts["skipped" if decision.verdict == "skip" else "deferred"] += 1
@@ -299,31 +298,18 @@ class Dispatcher:
                     send.step,
                 )
             )
-        self._fail(failures, current.codes)
+        self._deliveries.fail(failures, current.codes)
         current.counts["failed"] += len(failures)
-        current.built = self._builder.build(jobs, current.now, self._chunk * HAND_OVER_CHUNKS)
+        current.built = self._builder.build(jobs, current.now, self._slice)
 
     def _deliver_emails(self, current: Round) -> dict[str, int]:
-        """Hand over, send and record the round's e-mails, slice by slice as they are built."""
-        counts: dict[str, int] = defaultdict(int)
+        """Hand over, send and record the round's e-mails as they are built (see delivery)."""
         if current.built is None:
-            return counts
-        held = current.held
+            return {}
         transport = self._transport("email")
-        # While one slice is handed over and sent, the builder makes the next.
-        with single_statements(self._app.ops_engine) as records:
-            for built in current.built:
-                problems = [(held[b.key][0], b.problem or "") for b in built if b.email is None]
-                self._fail(problems, current.codes)
-                counts["failed"] += len(problems)
-                ready = [(*held[b.key], b.email) for b in built if b.email is not None]
-                mine = self._hand_over(records, ready)
-                for at in range(0, len(mine), self._chunk):
-                    chunk = mine[at : at + self._chunk]
-                    sent = self._loop.run_until_complete(transport.send([o for _, _, o in chunk]))
-                    for outcome, n in self._settle(records, chunk, sent, current.codes).items():
-                        counts[outcome] += n
-        return counts
+        return self._loop.run_until_complete(
+            self._deliveries.stream_emails(transport, current, self._records)
+        )
 
     def _prepare(
         self, batch: Sequence[tuple[Claimed, Person]]
@@ -408,17 +394,18 @@ class Dispatcher:
             batch, contexts, templates, self._links, lambda c: self._transport(c) is not None
         )
         failures += problems
-        self._fail(failures, codes)
+        self._deliveries.fail(failures, codes)
         counts["failed"] += len(failures)
         for name, all_items in by_channel.items():
             transport = self._transport(name)
             with single_statements(self._app.ops_engine) as records:
                 for start in range(0, len(all_items), TEXT_CHUNK):
-                    items = self._hand_over(records, all_items[start : start + TEXT_CHUNK])
+                    chunk = all_items[start : start + TEXT_CHUNK]
+                    items = self._deliveries.hand_over(records, chunk)
                     if not items:
                         continue
                     sent = self._loop.run_until_complete(transport.send([t for _, _, t in items]))
-                    for outcome, n in self._settle(records, items, sent, codes).items():
+                    for outcome, n in self._deliveries.settle(records, items, sent, codes).items():
                         counts[outcome] += n
         return counts
 
@@ -431,54 +418,3 @@ class Dispatcher:
                 else text_transport(settings, "sms" if channel == "sms" else "push")
             )
         return self._transports[channel]
-
-    # -- results -------------------------------------------------------------------------
-
-    def _hand_over(
-        self, records: Connection, items: Sequence[tuple[Claimed, str, Any]]
-    ) -> list[tuple[Claimed, str, Any]]:
-        """The items still ours, now `sending`: only these can be in doubt after a crash.
-
-        `records`: see `single_statements`; the hand-over is one statement, committed
-        before anything is sent.
-        """
-        now = self._app.clock.now()
-        with records.begin():
-            mine = hand_over(records, self._worker, [s.id for s, _, _ in items], now, self._lease)
-        return [item for item in items if item[0].id in mine]
-
-    def _fail(
-        self, failures: Sequence[tuple[Claimed, str]], codes: Mapping[int, str] | None = None
-    ) -> None:
-        if not failures:
-            return
-        rows = [{"id": s.id, "status": "failed", "reason": why} for s, why in failures]
-        with_codes(rows, codes or {})
-        with transaction(self._app.sessions) as session:
-            settle(session, self._worker, rows)
-
-    def _settle(
-        self,
-        records: Connection,
-        items: Sequence[tuple[Claimed, str, Any]],
-        results: Sequence[DeliveryResult],
-        codes: Mapping[int, str],
-    ) -> dict[str, int]:
-        now = self._app.clock.now()
-        counts: dict[str, int] = defaultdict(int)
-        rows: list[dict[str, Any]] = []
-        bounces: list[BounceReport] = []
-        for (send, address, _), result in zip(items, results, strict=True):
-            row, outcome, bounce = result_row(send, address, result, now)
-            counts[outcome] += 1
-            rows.append(row)
-            if bounce is not None:
-                bounces.append(bounce)
-        with_codes(rows, codes)
-        # Each row is written whole by one statement (see settle), committed before the
-        # next chunk goes: a crash leaves at most this chunk sent but not recorded.
-        with records.begin():
-            settle(records, self._worker, rows)
-        if bounces:
-            apply_reports(self._app, bounces, "smtp")
-        return counts
