@@ -13,8 +13,10 @@ header values (null when absent); `at` is Unix seconds when the message was acce
 
 Recipients matching --reject-pattern (a regular expression, searched) are refused at RCPT with
 550 5.1.1; those matching --defer-pattern get 451 4.7.1 (every time, or only their first
---defer-times attempts). With --port 0 the sink picks a free port and prints "ready <port>";
-otherwise it prints "ready" once it listens. SIGTERM or SIGINT stops it.
+--defer-times attempts). --data-delay makes it wait that many seconds before answering each
+DATA, as a busy relay does (the crash test uses it so that sending outlasts its kills). With
+--port 0 the sink picks a free port and prints "ready <port>"; otherwise it prints "ready" once
+it listens. SIGTERM or SIGINT stops it.
 """
 
 from __future__ import annotations
@@ -62,8 +64,10 @@ class SinkHandler:
         reject: re.Pattern[str] | None = None,
         defer: re.Pattern[str] | None = None,
         defer_times: int = 0,
+        data_delay: float = 0.0,
     ) -> None:
         self.out = out
+        self.data_delay = data_delay
         self.reject = reject
         self.defer = defer
         self.defer_times = defer_times
@@ -92,6 +96,8 @@ class SinkHandler:
         self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
         """Record the message as one JSON line, flushed before the 250 goes out."""
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
         content = envelope.original_content or b""
         head = header_block(content)
         record: dict[str, Any] = {
@@ -120,6 +126,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         default=0,
         help="defer a matching recipient only this many times (0: always)",
     )
+    parser.add_argument(
+        "--data-delay", type=float, default=0.0, help="seconds to wait before answering DATA"
+    )
     return parser.parse_args(argv)
 
 
@@ -132,6 +141,7 @@ async def serve(args: argparse.Namespace) -> None:
             reject=re.compile(args.reject_pattern) if args.reject_pattern else None,
             defer=re.compile(args.defer_pattern) if args.defer_pattern else None,
             defer_times=args.defer_times,
+            data_delay=args.data_delay,
         )
 
         def factory() -> SMTP:

@@ -518,3 +518,17 @@ def test_the_sink_records_each_message_and_refuses_by_pattern(tmp_path: Path) ->
     assert first["rcpt"] == ["c0@example.com"]
     assert first["size"] > 300
     assert abs(first["at"] - time.time()) < 60
+
+
+def test_the_sink_can_take_its_time_to_answer_data(tmp_path: Path) -> None:
+    out = tmp_path / "sink.jsonl"
+    sink, port = start_sink(out, "--data-delay", "0.1")
+    try:
+        started = time.monotonic()
+        results = send(SmtpTransport(f"smtp://127.0.0.1:{port}", connections=1), batch(3))
+        took = time.monotonic() - started
+    finally:
+        sink.send_signal(signal.SIGTERM)
+        assert sink.wait(10) == 0
+    assert [r.outcome for r in results] == ["sent"] * 3
+    assert took >= 0.3  # one connection: three answers, each 0.1 s late

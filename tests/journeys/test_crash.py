@@ -121,7 +121,9 @@ def test_kill_9_during_sends_then_restart_sends_every_message_once(
 ) -> None:
     _prepare(schema_url, tmp_path / "setup")
     out = tmp_path / "sink.jsonl"
-    sink, port = start_sink(out)
+    # 20 ms to answer each DATA: the 400 e-mails take seconds on any machine, so the kills
+    # land while they are sent (on a fast machine they were all out after two kills).
+    sink, port = start_sink(out, "--data-delay", "0.02")
     env = {
         **os.environ,
         "LIFETIDE_DATABASE_URL": schema_url,
