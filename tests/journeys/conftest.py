@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.policy
 import json
 import re
 import socket
 import threading
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +20,13 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlalchemy import create_engine, text
+
+from lifetide.context import Lifetide
+from lifetide.journeys.files import parse_journey
+from lifetide.journeys.store import JourneyStore
+from lifetide.messaging.template_store import TemplateStore
+from lifetide.ops.models import Consent, Customer, JourneySend
 
 
 @dataclass
@@ -120,3 +130,81 @@ def sms_provider() -> Iterator[tuple[SmsProvider, str]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+WELCOME = """
+name: Welcome
+trigger: {type: event, event: {event: Signed Up}}
+start: hello
+steps:
+  hello: {type: send, template: welcome, next: exit}
+"""
+
+
+@contextmanager
+def store_url(request: pytest.FixtureRequest, prefix: str) -> Iterator[str | None]:
+    """For the "postgresql" param, a database URL in a schema of its own (dropped after);
+    None (the embedded SQLite) otherwise."""
+    if getattr(request, "param", None) != "postgresql":
+        yield None
+        return
+    base = request.getfixturevalue("postgres_url")
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def queue_welcomes(
+    app: Lifetide,
+    profiles: list[int],
+    at: dt.datetime,
+    addresses: Mapping[int, str] | None = None,
+) -> None:
+    """One due welcome e-mail per entry of `profiles` (a customer each, c{n}@shop.test
+    unless `addresses` says otherwise), due an hour before `at`, in this order."""
+    TemplateStore(app.sessions, app.clock).ensure_bundled()
+    store = JourneyStore(app.sessions, app.clock)
+    journey_id = store.create("Welcome", parse_journey(WELCOME), None).id
+    store.set_status(journey_id, "live")
+    addresses = addresses or {}
+    with app.sessions.begin() as session:
+        for n in sorted(set(profiles)):
+            address = addresses.get(n, f"c{n}@shop.test")
+            session.add(Customer(id=n, email=address, traits={}, created_at=at, updated_at=at))
+            session.add(
+                Consent(
+                    customer_id=n,
+                    channel="email",
+                    purpose="marketing",
+                    status="granted",
+                    source="test",
+                    updated_at=at,
+                )
+            )
+    for n, profile in enumerate(profiles):
+        instance = store.open_instance(journey_id, 1, profile, f"k{n}", step="hello")
+        assert instance is not None
+        with app.sessions.begin() as session:
+            due = at - dt.timedelta(hours=1) + dt.timedelta(seconds=n)  # the backlog's order
+            session.add(
+                JourneySend(
+                    instance_id=instance,
+                    idempotency_key=f"{instance}:hello:1",
+                    step="hello",
+                    channel="email",
+                    template="welcome",
+                    status="pending",
+                    created_at=due,
+                    journey_id=journey_id,
+                    profile_id=profile,
+                    due_at=due,
+                    marketing=True,
+                )
+            )

@@ -8,33 +8,22 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from lifetide.clock import ManualClock
 from lifetide.context import Lifetide
 from lifetide.journeys.dispatch import Dispatcher
-from lifetide.journeys.files import parse_journey
 from lifetide.journeys.rounds import Round
-from lifetide.journeys.store import JourneyStore
-from lifetide.messaging.template_store import TemplateStore
-from lifetide.ops.models import Consent, Customer, JourneySend
+from lifetide.ops.models import JourneySend
 from lifetide.settings import Settings, load_settings
-from tests.journeys.conftest import Mailbox
+from tests.journeys.conftest import Mailbox, queue_welcomes, store_url
 
 T0 = dt.datetime(2026, 11, 2, 14, 0, tzinfo=dt.UTC)  # mid-afternoon UTC: no quiet hours
-WELCOME = """
-name: Welcome
-trigger: {type: event, event: {event: Signed Up}}
-start: hello
-steps:
-  hello: {type: send, template: welcome, next: exit}
-"""
 LIMIT = 4
 
 
@@ -63,76 +52,21 @@ def make_app(
 ) -> Iterator[Callable[..., Lifetide]]:
     """Opens a Lifetide with the given settings on either store (a schema of its own)."""
     opened: list[Lifetide] = []
-    url = None
-    admin = None
-    schema = f"lt_ahead_{uuid.uuid4().hex[:10]}"
-    if request.param == "postgresql":
-        base = request.getfixturevalue("postgres_url")
-        admin = create_engine(base)
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        sep = "&" if "?" in base else "?"
-        url = f"{base}{sep}options=-csearch_path%3D{schema}"
+    with store_url(request, "lt_ahead") as url:
 
-    def make(**overrides: Any) -> Lifetide:
-        if url is not None:
-            overrides["database_url"] = url
-        lifetide = Lifetide(_settings(tmp_path, mailbox[1], **overrides), clock=ManualClock(T0))
-        opened.append(lifetide.__enter__())
-        return lifetide
+        def make(**overrides: Any) -> Lifetide:
+            if url is not None:
+                overrides["database_url"] = url
+            settings = _settings(tmp_path, mailbox[1], **overrides)
+            lifetide = Lifetide(settings, clock=ManualClock(T0))
+            opened.append(lifetide.__enter__())
+            return lifetide
 
-    try:
-        yield make
-    finally:
-        for lifetide in opened:
-            lifetide.__exit__(None, None, None)
-        if admin is not None:
-            with admin.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
-
-
-def _queue(app: Lifetide, profiles: list[int]) -> None:
-    """One pending welcome e-mail per entry of `profiles` (a customer each), oldest first."""
-    TemplateStore(app.sessions, app.clock).ensure_bundled()
-    store = JourneyStore(app.sessions, app.clock)
-    journey_id = store.create("Welcome", parse_journey(WELCOME), None).id
-    store.set_status(journey_id, "live")
-    with app.sessions.begin() as session:
-        for n in sorted(set(profiles)):
-            session.add(
-                Customer(id=n, email=f"c{n}@shop.test", traits={}, created_at=T0, updated_at=T0)
-            )
-            session.add(
-                Consent(
-                    customer_id=n,
-                    channel="email",
-                    purpose="marketing",
-                    status="granted",
-                    source="test",
-                    updated_at=T0,
-                )
-            )
-    for n, profile in enumerate(profiles):
-        instance = store.open_instance(journey_id, 1, profile, f"k{n}", step="hello")
-        assert instance is not None
-        with app.sessions.begin() as session:
-            due = T0 - dt.timedelta(hours=1) + dt.timedelta(seconds=n)  # the backlog's order
-            session.add(
-                JourneySend(
-                    instance_id=instance,
-                    idempotency_key=f"{instance}:hello:1",
-                    step="hello",
-                    channel="email",
-                    template="welcome",
-                    status="pending",
-                    created_at=due,
-                    journey_id=journey_id,
-                    profile_id=profile,
-                    due_at=due,
-                    marketing=True,
-                )
-            )
+        try:
+            yield make
+        finally:
+            for lifetide in opened:
+                lifetide.__exit__(None, None, None)
 
 
 def _send_all(app: Lifetide) -> None:
@@ -165,7 +99,7 @@ def test_the_next_round_counts_this_rounds_marketing_against_the_daily_cap(
     # Customer 1's second e-mail is in the second round, claimed while the first round's
     # e-mail to her is still only claimed: the cap (one a day) must see it all the same.
     box, _ = mailbox
-    _queue(app, [1, 2, 3, 4, 1, 6, 7, 8, 9])
+    queue_welcomes(app, [1, 2, 3, 4, 1, 6, 7, 8, 9], T0)
     _send_all(app)
     statuses = _statuses(app)
     assert sorted(statuses[1]) == ["sent", "skipped"]
@@ -178,7 +112,7 @@ def test_closing_releases_the_round_claimed_ahead_and_another_dispatcher_sends_i
     app: Lifetide, mailbox: tuple[Mailbox, int]
 ) -> None:
     box, _ = mailbox
-    _queue(app, list(range(1, 11)))
+    queue_welcomes(app, list(range(1, 11)), T0)
     dispatcher = Dispatcher(app, "w1")
     try:
         assert dispatcher.dispatch(LIMIT).sent == LIMIT
@@ -201,7 +135,7 @@ def test_a_warmed_up_dispatcher_sends_as_any_other(
     app: Lifetide, mailbox: tuple[Mailbox, int]
 ) -> None:
     box, _ = mailbox
-    _queue(app, [1, 2])
+    queue_welcomes(app, [1, 2], T0)
     dispatcher = Dispatcher(app, "w1")
     try:
         assert dispatcher.warm_up(timeout=60)
@@ -256,7 +190,7 @@ def test_the_caps_count_the_round_being_delivered_once_whenever_the_next_is_gate
     # it must go (the first counted once, recorded or not).
     box, _ = mailbox
     app = make_app(marketing_per_day=per_day, marketing_per_week=3)
-    _queue(app, [1, 2, 3, 4, 1, 6, 7, 8, 9])
+    queue_welcomes(app, [1, 2, 3, 4, 1, 6, 7, 8, 9], T0)
     _ordered(monkeypatch, gate_first)
     _send_all(app)
     statuses = _statuses(app)
