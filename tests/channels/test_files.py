@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -47,7 +47,7 @@ def test_a_stream_is_written_a_message_at_a_time_each_recorded_before_the_next(
     items = [make_email(f"{i}:send:1", f"c{i}@example.com") for i in range(4)]
     seen: list[tuple[int, str, int]] = []
 
-    async def source() -> AsyncIterator[OutgoingEmail]:
+    async def source() -> AsyncGenerator[OutgoingEmail, None]:
         for item in items:
             yield item
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
@@ -29,7 +29,7 @@ class Source:
         self.fail_after = fail_after
         self.taken = 0
 
-    async def __aiter__(self) -> AsyncIterator[OutgoingEmail]:
+    async def __aiter__(self) -> AsyncGenerator[OutgoingEmail, None]:
         for item in self.items:
             if self.fail_after is not None and self.taken == self.fail_after:
                 raise RuntimeError("the builder went away")

@@ -142,13 +142,9 @@ steps:
 
 
 @contextmanager
-def store_url(request: pytest.FixtureRequest, prefix: str) -> Iterator[str | None]:
-    """For the "postgresql" param, a database URL in a schema of its own (dropped after);
-    None (the embedded SQLite) otherwise."""
-    if getattr(request, "param", None) != "postgresql":
-        yield None
-        return
-    base = request.getfixturevalue("postgres_url")
+def postgres_schema(base: str, prefix: str) -> Iterator[str]:
+    """A URL to the PostgreSQL database `base` whose connections live in a new schema,
+    dropped afterwards."""
     schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(base)
     with admin.begin() as connection:
@@ -159,6 +155,17 @@ def store_url(request: pytest.FixtureRequest, prefix: str) -> Iterator[str | Non
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@contextmanager
+def store_url(request: pytest.FixtureRequest, prefix: str) -> Iterator[str | None]:
+    """For the "postgresql" param, a database URL in a schema of its own (dropped after);
+    None (the embedded SQLite) otherwise."""
+    if getattr(request, "param", None) != "postgresql":
+        yield None
+        return
+    with postgres_schema(request.getfixturevalue("postgres_url"), prefix) as url:
+        yield url
 
 
 def queue_welcomes(

@@ -19,14 +19,13 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, select
 
 from lifetide.context import Lifetide
 from lifetide.journeys.files import parse_journey
@@ -35,6 +34,7 @@ from lifetide.journeys.store import JourneyStore
 from lifetide.messaging.template_store import TemplateStore
 from lifetide.ops.models import Consent, Customer, JourneyInstance, JourneySend
 from lifetide.settings import load_settings
+from tests.journeys.conftest import postgres_schema
 from tests.sink import start_sink
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,17 +51,8 @@ steps:
 @pytest.fixture
 def schema_url(postgres_url: str) -> Iterator[str]:
     """A database URL whose connections live in a schema of their own."""
-    schema = f"lt_crash_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(postgres_url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in postgres_url else "?"
-    try:
-        yield f"{postgres_url}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema(postgres_url, "lt_crash") as url:
+        yield url
 
 
 def _worker(name: str, env: dict[str, str], data_dir: Path) -> subprocess.Popen[bytes]:

@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
@@ -54,18 +54,16 @@ class FileTransport:
             return []
         return await asyncio.to_thread(self._write_all, list(batch))
 
-    async def send_stream(self, source: AsyncIterator[OutgoingEmail], record: Record) -> None:
+    async def send_stream(
+        self, source: AsyncGenerator[OutgoingEmail, None], record: Record
+    ) -> None:
         """Write each message as `source` yields it, awaiting `record` for its result."""
-        index = 0
-        try:
+        async with contextlib.aclosing(source):
+            index = 0
             async for item in source:
                 results = await asyncio.to_thread(self._write_all, [item])
                 await record(index, results[0])
                 index += 1
-        finally:
-            aclose = getattr(source, "aclose", None)
-            if aclose is not None:
-                await aclose()
 
     async def close(self) -> None:
         """Nothing to release."""

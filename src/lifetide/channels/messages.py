@@ -18,7 +18,7 @@ import email
 import functools
 import io
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.generator import BytesGenerator
 from email.message import EmailMessage, Message
@@ -202,7 +202,9 @@ class EmailTransport(Protocol):
         """One result per message, in batch order; never raises for one message's fault."""
         ...
 
-    async def send_stream(self, source: AsyncIterator[OutgoingEmail], record: Record) -> None:
+    async def send_stream(
+        self, source: AsyncGenerator[OutgoingEmail, None], record: Record
+    ) -> None:
         """Deliver messages as `source` yields them, awaiting `record` for each result.
 
         Raises what `source` or `record` raised, once the messages under way have ended.

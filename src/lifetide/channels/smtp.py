@@ -45,7 +45,7 @@ import contextlib
 import logging
 import socket
 import ssl
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 
 import aiosmtplib
@@ -182,7 +182,7 @@ class SmtpTransport:
         return [r for r in results if r is not None]
 
     async def send_stream(
-        self, source: AsyncIterator[OutgoingEmail], record: Record, *, ahead: int = 0
+        self, source: AsyncGenerator[OutgoingEmail, None], record: Record, *, ahead: int = 0
     ) -> None:
         """Deliver what `source` yields over the pool, awaiting `record` for each result.
 
@@ -197,7 +197,7 @@ class SmtpTransport:
         await self._stream(source, record, self.connections, ahead or 2 * self.connections)
 
     async def _stream(
-        self, source: AsyncIterator[OutgoingEmail], record: Record, workers: int, ahead: int
+        self, source: AsyncGenerator[OutgoingEmail, None], record: Record, workers: int, ahead: int
     ) -> None:
         idle = self._pool()
         state = _Batch(queue=asyncio.Queue(), record=record, workers=workers)
@@ -212,25 +212,24 @@ class SmtpTransport:
         if state.error is not None:
             raise state.error
 
-    async def _feed(self, source: AsyncIterator[OutgoingEmail], state: _Batch, ahead: int) -> None:
+    async def _feed(
+        self, source: AsyncGenerator[OutgoingEmail, None], state: _Batch, ahead: int
+    ) -> None:
         """Queue the source's messages, keeping at most `ahead` waiting for a connection."""
         index = 0
         try:
-            async for item in source:
-                while state.queue.qsize() >= ahead and state.error is None:
-                    state.taken.clear()
-                    await state.taken.wait()
-                if state.error is not None:
-                    break
-                state.remaining += 1
-                state.queue.put_nowait(_Job(index, item))
-                index += 1
+            async with contextlib.aclosing(source):
+                async for item in source:
+                    while state.queue.qsize() >= ahead and state.error is None:
+                        state.taken.clear()
+                        await state.taken.wait()
+                    if state.error is not None:
+                        break
+                    state.remaining += 1
+                    state.queue.put_nowait(_Job(index, item))
+                    index += 1
         except Exception as err:
             state.stop(err)
-        finally:
-            aclose = getattr(source, "aclose", None)
-            if aclose is not None:
-                await aclose()
         state.exhausted = True
         if state.remaining == 0 and state.error is None:
             state.release()
@@ -453,7 +452,7 @@ class SmtpTransport:
             state.release()
 
 
-async def _each(batch: Sequence[OutgoingEmail]) -> AsyncIterator[OutgoingEmail]:
+async def _each(batch: Sequence[OutgoingEmail]) -> AsyncGenerator[OutgoingEmail, None]:
     """A batch as a source for `_stream`."""
     for item in batch:
         yield item

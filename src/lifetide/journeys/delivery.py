@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections import defaultdict
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from concurrent.futures import Executor
 from typing import Any
 
@@ -134,7 +134,7 @@ class Deliveries:
         commits: GroupCommit[Entry],
         records: Connection,
         counts: dict[str, int],
-    ) -> AsyncIterator[OutgoingEmail]:
+    ) -> AsyncGenerator[OutgoingEmail, None]:
         """The round's e-mails, each slice handed over as the builder hands it back."""
         assert current.built is not None
         slices = current.built
